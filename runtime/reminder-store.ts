@@ -27,7 +27,12 @@ export interface ReminderStore {
    * a periodic one moves to `nextDueAt`. Does nothing if the reminder was replaced meanwhile
    * (its dueAt differs from `firedDueAt`), so a re-registration during the turn wins.
    */
-  complete(actor: ActorId, name: string, firedDueAt: number, nextDueAt: number | undefined): MaybePromise<void>;
+  complete(
+    actor: ActorId,
+    name: string,
+    firedDueAt: number,
+    nextDueAt: number | undefined,
+  ): MaybePromise<void>;
   list(actor: ActorId): MaybePromise<readonly Reminder[]>;
 }
 
