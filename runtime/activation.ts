@@ -245,10 +245,10 @@ export class Activation implements ActorContext<unknown, Message> {
     failed: boolean,
   ): void {
     this.running = false;
-    this.host.onAsyncTurn(-1);
     this.host.observeHandler(this.rt.kind, (performance.now() - start) / 1000);
     if (failed) this.failed(message, reply, err);
     else this.succeeded(reply, value);
+    this.host.onAsyncTurn(-1);
     this.lastActive = Date.now();
     this.notifySettled();
     if (this.deactivateRequested) {
@@ -469,7 +469,8 @@ export class Activation implements ActorContext<unknown, Message> {
 
   private settled(): Promise<void> {
     return new Promise((resolve) => {
-      (this.settledWaiters ??= []).push(resolve);
+      this.settledWaiters ??= [];
+      this.settledWaiters.push(resolve);
     });
   }
 
@@ -488,11 +489,15 @@ export class Activation implements ActorContext<unknown, Message> {
     if (!this.scheduled && !this.running) void this.passivate('requested');
   }
 
-  tell(target: ActorId, message: Message): void {
+  tell<T extends Message>(target: ActorId, message: T): void {
     this.host.send(target, message, undefined);
   }
 
-  ask<R = unknown>(target: ActorId, message: Message, options?: AskOptions): Promise<R> {
+  ask<R = unknown, T extends Message = Message>(
+    target: ActorId,
+    message: T,
+    options?: AskOptions,
+  ): Promise<R> {
     return this.host.ask<R>(target, message, options);
   }
 
@@ -520,7 +525,8 @@ export class Activation implements ActorContext<unknown, Message> {
 
   setTimer(name: string, delayMs: number, message: Message, options?: { repeat?: boolean }): void {
     if (this.phase === DEACTIVATING || this.phase === STOPPED) return;
-    const timers = (this.timers ??= new Map());
+    this.timers ??= new Map();
+    const timers = this.timers;
     const existing = timers.get(name);
     if (existing !== undefined) clearTimeout(existing);
     const repeat = options?.repeat === true;

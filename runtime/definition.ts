@@ -40,8 +40,12 @@ export interface ActorContext<S, M extends Message = Message> {
   state: S;
   readonly log: Logger;
   /** Send to another actor (or to self, which queues behind the current turn). */
-  tell(target: ActorId, message: Message): void;
-  ask<R = unknown>(target: ActorId, message: Message, options?: AskOptions): Promise<R>;
+  tell<T extends Message>(target: ActorId, message: T): void;
+  ask<R = unknown, T extends Message = Message>(
+    target: ActorId,
+    message: T,
+    options?: AskOptions,
+  ): Promise<R>;
   /** Queue a message to self after `delayMs`; a timer dies with the activation. */
   setTimer(name: string, delayMs: number, message: M, options?: { repeat?: boolean }): void;
   clearTimer(name: string): void;

@@ -183,13 +183,17 @@ export class ActorSystem implements ActivationHost {
   // ---- messaging -----------------------------------------------------------------------------
 
   /** One-way send. Throws MailboxFullError, UnknownKindError or SystemStoppedError at once. */
-  tell(target: ActorId, message: Message): void {
+  tell<M extends Message>(target: ActorId, message: M): void {
     if (this.closed) throw new SystemStoppedError(target);
     this.send(target, message, undefined);
   }
 
   /** Request/response with a deadline; rejects with AskTimeoutError when it passes. */
-  ask<R = unknown>(target: ActorId, message: Message, options?: AskOptions): Promise<R> {
+  ask<R = unknown, M extends Message = Message>(
+    target: ActorId,
+    message: M,
+    options?: AskOptions,
+  ): Promise<R> {
     const pending = new PendingAsk<R>(
       target,
       typeof message?.type === 'string' ? message.type : '?',
@@ -220,19 +224,24 @@ export class ActorSystem implements ActivationHost {
 
   /** Delivers to the local activation, activating on demand. The transport calls this too. */
   deliverLocal(target: ActorId, message: Message, reply: ReplyHandle | undefined): void {
-    let activation = this.activations.get(target);
-    if (activation === undefined) activation = this.activate(target);
-    activation.enqueue(message, reply);
+    const activation = this.activations.get(target);
+    if (activation !== undefined) {
+      activation.enqueue(message, reply);
+      return;
+    }
+    // Queue the first message before starting, so a synchronous activation failure fails it too.
+    const created = this.createActivation(target);
+    created.enqueue(message, reply);
+    created.start();
   }
 
-  private activate(id: ActorId): Activation {
+  private createActivation(id: ActorId): Activation {
     const { kind, key } = parseActorId(id);
     const rt = this.kinds.get(kind);
     if (rt === undefined) throw new UnknownKindError(id, kind);
     const activation = new Activation(id, kind, key, this.epoch, rt, this);
     this.activations.set(id, activation);
     rt.stats.active++;
-    activation.start();
     return activation;
   }
 
@@ -298,6 +307,7 @@ export class ActorSystem implements ActivationHost {
 
   onQueued(delta: number): void {
     this.queued += delta;
+    if (this.queued === 0 && this.idleWaiters.length > 0) queueMicrotask(() => this.checkIdle());
   }
 
   onAsyncTurn(delta: number): void {
@@ -433,6 +443,11 @@ export class ActorSystem implements ActivationHost {
 
   activeIds(): IterableIterator<ActorId> {
     return this.activations.keys();
+  }
+
+  /** True once shutdown has begun. */
+  get stopping(): boolean {
+    return this.closed;
   }
 
   get activeCount(): number {
