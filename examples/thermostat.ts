@@ -21,7 +21,12 @@ const SENSOR_SILENCE_MS = 60_000;
 
 export const thermostat = defineActor<ThermostatState, ThermostatMessage>()({
   kind: 'thermostat',
-  initialState: () => ({ targetCelsius: 20, lastReadingCelsius: null, heating: false, readings: 0 }),
+  initialState: () => ({
+    targetCelsius: 20,
+    lastReadingCelsius: null,
+    heating: false,
+    readings: 0,
+  }),
 
   onActivate(ctx) {
     // A timer belongs to this activation: it dies on passivation, which is what we want for a
