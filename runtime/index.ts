@@ -1,4 +1,5 @@
 export type { ActivationHost, LifecycleEventType } from './activation.ts';
+export { ReminderMessage } from './activation.ts';
 export type { DeadLetter, DeadLetterReason, DeadLetterSink } from './dead-letters.ts';
 export { MemoryDeadLetters } from './dead-letters.ts';
 export type {

@@ -74,11 +74,17 @@ export class MemoryStateStore implements StateStore {
     return row.version;
   }
 
+  /** Deletes the state but keeps the epoch (a tombstone), so a stale owner cannot write it back. */
   delete(id: ActorId, fence: SaveFence): void {
     const row = this.rows.get(id);
-    if (row === undefined) return;
+    if (row === undefined) {
+      this.rows.set(id, { state: undefined, epoch: fence.epoch, version: 0 });
+      return;
+    }
     if (row.epoch > fence.epoch) throw new StaleEpochError(id, fence.epoch, row.epoch);
-    this.rows.delete(id);
+    row.state = undefined;
+    row.version = 0;
+    row.epoch = fence.epoch;
   }
 
   /** Test and tooling helper: what is stored right now (a copy). */

@@ -1,0 +1,151 @@
+import type { Pool } from 'pg';
+import { StaleEpochError, VersionConflictError } from '../../runtime/errors.ts';
+import type { ActorId } from '../../runtime/identity.ts';
+import type { SaveFence, StateStore, StoredState } from '../../runtime/state-store.ts';
+import { fromJsonText, toJsonText } from './json.ts';
+
+interface Row {
+  state: string | null;
+  epoch: string;
+  version: string;
+}
+
+/** Attempts when a row changes between a refused write and the read that explains it. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * StateStore on the actor_state table (identity, state JSONB, epoch, version).
+ *
+ * Every write is one statement whose WHERE clause is the fence, so the check and the write are
+ * atomic without explicit transactions or row locks. When a write matches no row, a second read
+ * tells a stale epoch from a version conflict; if that read finds the row acceptable after all
+ * (it changed in between), the write is retried.
+ *
+ * State must be JSON: it is stored as JSONB and comes back as parsed JSON (Dates become strings,
+ * undefined properties vanish, a BigInt or a cycle throws on save). JSONB also refuses the
+ * character U+0000 in strings.
+ *
+ * delete() keeps a tombstone (state NULL, version 0, the highest epoch) rather than removing the
+ * row, so an old owner cannot resurrect a deleted identity with a stale epoch. Use
+ * purgeTombstones() to remove old tombstones.
+ */
+export class PostgresStateStore implements StateStore {
+  constructor(private readonly pool: Pool) {}
+
+  async claim(id: ActorId, epoch: number): Promise<StoredState | undefined> {
+    checkNumber('epoch', epoch);
+    for (let attempt = 1; ; attempt++) {
+      const { rows } = await this.pool.query<Row>(
+        `INSERT INTO actor_state AS s (identity, epoch, version) VALUES ($1, $2, 0)
+         ON CONFLICT (identity) DO UPDATE
+           SET epoch = excluded.epoch, updated_at = now()
+           WHERE s.epoch <= excluded.epoch
+         RETURNING s.state::text AS state, s.epoch::text AS epoch, s.version::text AS version`,
+        [id, epoch],
+      );
+      const row = rows[0];
+      if (row !== undefined) return toStored(row);
+      const stored = await this.read(id);
+      if (stored !== undefined && stored.epoch > epoch) {
+        throw new StaleEpochError(id, epoch, stored.epoch);
+      }
+      if (attempt >= MAX_ATTEMPTS) throw new Error(`claim of ${id} kept racing; giving up`);
+    }
+  }
+
+  async save(id: ActorId, state: unknown, fence: SaveFence): Promise<number> {
+    checkNumber('epoch', fence.epoch);
+    checkNumber('expectedVersion', fence.expectedVersion);
+    const json = toJsonText(state);
+    for (let attempt = 1; ; attempt++) {
+      // expectedVersion 0 means "never saved": the row may not exist yet (no claim), so upsert.
+      const { rows } =
+        fence.expectedVersion === 0
+          ? await this.pool.query<{ version: string }>(
+              `INSERT INTO actor_state AS s (identity, state, epoch, version)
+               VALUES ($1, $2::jsonb, $3, 1)
+               ON CONFLICT (identity) DO UPDATE
+                 SET state = excluded.state, epoch = excluded.epoch, version = s.version + 1,
+                     updated_at = now()
+                 WHERE s.epoch <= excluded.epoch AND s.version = 0
+               RETURNING s.version::text AS version`,
+              [id, json, fence.epoch],
+            )
+          : await this.pool.query<{ version: string }>(
+              `UPDATE actor_state
+                  SET state = $2::jsonb, epoch = $3, version = version + 1, updated_at = now()
+                WHERE identity = $1 AND epoch <= $3 AND version = $4
+               RETURNING version::text AS version`,
+              [id, json, fence.epoch, fence.expectedVersion],
+            );
+      const row = rows[0];
+      if (row !== undefined) return Number(row.version);
+      const stored = await this.read(id);
+      if (stored !== undefined && stored.epoch > fence.epoch) {
+        throw new StaleEpochError(id, fence.epoch, stored.epoch);
+      }
+      const storedVersion = stored?.version ?? 0;
+      if (storedVersion !== fence.expectedVersion || attempt >= MAX_ATTEMPTS) {
+        throw new VersionConflictError(id, fence.expectedVersion, storedVersion);
+      }
+    }
+  }
+
+  async delete(id: ActorId, fence: SaveFence): Promise<void> {
+    checkNumber('epoch', fence.epoch);
+    const res = await this.pool.query(
+      `UPDATE actor_state SET state = NULL, version = 0, epoch = $2, updated_at = now()
+        WHERE identity = $1 AND epoch <= $2`,
+      [id, fence.epoch],
+    );
+    if (res.rowCount !== 0) return;
+    const stored = await this.read(id);
+    if (stored !== undefined && stored.epoch > fence.epoch) {
+      throw new StaleEpochError(id, fence.epoch, stored.epoch);
+    }
+    // No row: nothing to delete. (A row that appeared meanwhile belongs to a newer writer.)
+  }
+
+  /** What is stored (including claim-only rows and tombstones, as state undefined). */
+  async peek(id: ActorId): Promise<StoredState | undefined> {
+    return this.read(id);
+  }
+
+  /**
+   * Removes claim-only rows and tombstones (state NULL) not touched for `olderThanMs`. Only safe
+   * for identities whose stale owners are long gone: pick an age far beyond any rebalance.
+   */
+  async purgeTombstones(olderThanMs: number): Promise<number> {
+    const res = await this.pool.query(
+      `DELETE FROM actor_state
+        WHERE state IS NULL AND updated_at < now() - $1::bigint * interval '1 millisecond'`,
+      [Math.trunc(olderThanMs)],
+    );
+    return res.rowCount ?? 0;
+  }
+
+  private async read(id: ActorId): Promise<StoredState | undefined> {
+    const { rows } = await this.pool.query<Row>(
+      `SELECT state::text AS state, epoch::text AS epoch, version::text AS version
+         FROM actor_state WHERE identity = $1`,
+      [id],
+    );
+    const row = rows[0];
+    return row === undefined
+      ? undefined
+      : { state: fromJsonText(row.state), epoch: Number(row.epoch), version: Number(row.version) };
+  }
+}
+
+/** A claim answers undefined until the identity has been saved once (as the memory store does). */
+function toStored(row: Row): StoredState | undefined {
+  const version = Number(row.version);
+  if (version === 0) return undefined;
+  return { state: fromJsonText(row.state), epoch: Number(row.epoch), version };
+}
+
+function checkNumber(what: string, value: number): void {
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`${what} must be a safe integer, got ${value}`);
+  }
+}
