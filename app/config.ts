@@ -13,6 +13,21 @@ export interface GitoConfig {
   readonly askTimeoutMs: number;
   readonly mailboxCapacity: number;
   readonly shutdownTimeoutMs: number;
+  readonly cluster: ClusterConfig;
+}
+
+/** Settings of cluster mode (`gito node`); unused by the embedded default. */
+export interface ClusterConfig {
+  readonly name: string;
+  readonly redisUrl: string | undefined;
+  readonly databaseUrl: string | undefined;
+  readonly grpcListen: string;
+  readonly grpcAdvertise: string | undefined;
+  readonly heartbeatIntervalMs: number;
+  readonly missedHeartbeats: number;
+  readonly tls: { certFile: string; keyFile: string; caFile: string; mutual: boolean } | undefined;
+  /** Append activation/deactivation events as JSON lines here (proofs of single activation). */
+  readonly lifecycleLog: string | undefined;
 }
 
 export interface ConfigVariable {
@@ -104,6 +119,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hostname = 'loc
     );
   }
 
+  const hostPort = (name: string, fallback: string | undefined): string | undefined => {
+    const raw = env[name] === '' ? undefined : (env[name] ?? fallback);
+    if (raw !== undefined && !/^[^\s:]+:\d{1,5}$/.test(raw)) {
+      problems.push(`${name}=${JSON.stringify(raw)}: expected host:port`);
+    }
+    return raw;
+  };
+  const url = (name: string, protocols: readonly string[]): string | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name}: expected a ${protocols.join(' or ')} URL, got ${parsed.protocol}`);
+      }
+    } catch {
+      problems.push(`${name}: not a valid URL`);
+    }
+    return raw;
+  };
+  const tlsFiles = ['GITO_GRPC_TLS_CERT', 'GITO_GRPC_TLS_KEY', 'GITO_GRPC_TLS_CA'].map(
+    (n) => env[n] || undefined,
+  );
+  const tlsSet = tlsFiles.filter((f) => f !== undefined).length;
+  if (tlsSet !== 0 && tlsSet !== 3) {
+    problems.push(
+      'GITO_GRPC_TLS_CERT, GITO_GRPC_TLS_KEY and GITO_GRPC_TLS_CA must be set together',
+    );
+  }
+  const mtls = env.GITO_GRPC_MTLS ?? 'false';
+  if (mtls !== 'true' && mtls !== 'false')
+    problems.push(`GITO_GRPC_MTLS=${JSON.stringify(mtls)}: expected true or false`);
+  const clusterName = env.GITO_CLUSTER_NAME ?? 'gito';
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(clusterName)) {
+    problems.push(
+      `GITO_CLUSTER_NAME=${JSON.stringify(clusterName)}: use 1-64 letters, digits, '.', '_' or '-'`,
+    );
+  }
+
   const config: GitoConfig = {
     nodeId,
     httpHost: env.GITO_HTTP_HOST ?? '127.0.0.1',
@@ -114,7 +168,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hostname = 'loc
     askTimeoutMs: int('GITO_ASK_TIMEOUT_MS', 5_000, 1, 3_600_000),
     mailboxCapacity: int('GITO_MAILBOX_CAPACITY', 10_000, 1, 10_000_000),
     shutdownTimeoutMs: int('GITO_SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
+    cluster: {
+      name: clusterName,
+      redisUrl: url('GITO_REDIS_URL', ['redis:', 'rediss:']),
+      databaseUrl: url('GITO_DATABASE_URL', ['postgres:', 'postgresql:']),
+      grpcListen: hostPort('GITO_GRPC_LISTEN', '127.0.0.1:7070') ?? '127.0.0.1:7070',
+      grpcAdvertise: hostPort('GITO_GRPC_ADVERTISE', undefined),
+      heartbeatIntervalMs: int('GITO_HEARTBEAT_INTERVAL_MS', 1_000, 10, 60_000),
+      missedHeartbeats: int('GITO_MISSED_HEARTBEATS', 3, 2, 100),
+      tls:
+        tlsSet === 3
+          ? {
+              certFile: tlsFiles[0]!,
+              keyFile: tlsFiles[1]!,
+              caFile: tlsFiles[2]!,
+              mutual: mtls === 'true',
+            }
+          : undefined,
+      lifecycleLog: env.GITO_LIFECYCLE_LOG || undefined,
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** `gito node` needs shared Redis and PostgreSQL; say which setting is missing. */
+export function requireClusterServices(config: GitoConfig): {
+  redisUrl: string;
+  databaseUrl: string;
+} {
+  const problems: string[] = [];
+  if (config.cluster.redisUrl === undefined)
+    problems.push('GITO_REDIS_URL is required by gito node');
+  if (config.cluster.databaseUrl === undefined)
+    problems.push('GITO_DATABASE_URL is required by gito node');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { redisUrl: config.cluster.redisUrl!, databaseUrl: config.cluster.databaseUrl! };
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../app/config.ts';
+import {
+  CONFIG_VARIABLES,
+  ConfigError,
+  loadConfig,
+  requireClusterServices,
+} from '../../app/config.ts';
 
 describe('configuration', () => {
   it('has defaults for everything', () => {
@@ -22,7 +27,7 @@ describe('configuration', () => {
       GITO_MAILBOX_CAPACITY: '5',
       GITO_SHUTDOWN_TIMEOUT_MS: '2000',
     });
-    expect(config).toEqual({
+    expect(config).toMatchObject({
       nodeId: 'n1',
       httpHost: '0.0.0.0',
       httpPort: 9000,
@@ -33,18 +38,34 @@ describe('configuration', () => {
       mailboxCapacity: 5,
       shutdownTimeoutMs: 2000,
     });
-    expect(CONFIG_VARIABLES.map((v) => v.name).sort()).toEqual(
-      Object.keys({
-        GITO_NODE_ID: 1,
-        GITO_HTTP_HOST: 1,
-        GITO_HTTP_PORT: 1,
-        GITO_LOG_LEVEL: 1,
-        GITO_DATA_DIR: 1,
-        GITO_ACTOR_IDLE_TIMEOUT_MS: 1,
-        GITO_ASK_TIMEOUT_MS: 1,
-        GITO_MAILBOX_CAPACITY: 1,
-        GITO_SHUTDOWN_TIMEOUT_MS: 1,
-      }).sort(),
+  });
+
+  it('reads the cluster settings and accepts every documented variable', () => {
+    const env = Object.fromEntries(CONFIG_VARIABLES.map((v) => [v.name, '']));
+    Object.assign(env, {
+      GITO_NODE_ID: 'n2',
+      GITO_REDIS_URL: 'redis://127.0.0.1:6379',
+      GITO_DATABASE_URL: 'postgres://gito@127.0.0.1:5432/gito',
+      GITO_GRPC_LISTEN: '0.0.0.0:7070',
+      GITO_GRPC_ADVERTISE: 'node2.internal:7070',
+      GITO_GRPC_TLS_CERT: '/etc/gito/node.pem',
+      GITO_GRPC_TLS_KEY: '/etc/gito/node.key',
+      GITO_GRPC_TLS_CA: '/etc/gito/ca.pem',
+      GITO_GRPC_MTLS: 'true',
+    });
+    const config = loadConfig(env);
+    expect(config.cluster).toMatchObject({
+      name: 'gito',
+      redisUrl: 'redis://127.0.0.1:6379',
+      grpcListen: '0.0.0.0:7070',
+      grpcAdvertise: 'node2.internal:7070',
+      tls: { certFile: '/etc/gito/node.pem', mutual: true },
+    });
+    expect(requireClusterServices(config).redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(() => requireClusterServices(loadConfig({}))).toThrow(/GITO_REDIS_URL is required/);
+    expect(() => loadConfig({ GITO_GRPC_TLS_CERT: '/x' })).toThrow(/must be set together/);
+    expect(() => loadConfig({ GITO_REDIS_URL: 'http://x' })).toThrow(
+      /GITO_REDIS_URL: expected a redis/,
     );
   });
 
