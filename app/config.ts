@@ -75,6 +75,54 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: '15000',
     description: 'Longest a graceful shutdown may take',
   },
+  {
+    name: 'GITO_CLUSTER_NAME',
+    default: 'gito',
+    description: 'Nodes with the same name and Redis form one cluster',
+  },
+  {
+    name: 'GITO_REDIS_URL',
+    default: '',
+    description: 'Redis for membership (required by gito node)',
+  },
+  { name: 'GITO_DATABASE_URL', default: '', description: 'PostgreSQL URL (required by gito node)' },
+  {
+    name: 'GITO_GRPC_LISTEN',
+    default: '127.0.0.1:7070',
+    description: 'host:port of the node-to-node gRPC transport',
+  },
+  {
+    name: 'GITO_GRPC_ADVERTISE',
+    default: '',
+    description: 'host:port other nodes dial (default: listen)',
+  },
+  {
+    name: 'GITO_HEARTBEAT_INTERVAL_MS',
+    default: '1000',
+    description: 'Membership heartbeat interval',
+  },
+  {
+    name: 'GITO_MISSED_HEARTBEATS',
+    default: '3',
+    description: 'Heartbeats missed before a node is dead',
+  },
+  {
+    name: 'GITO_GRPC_TLS_CERT',
+    default: '',
+    description: 'PEM certificate chain (enables TLS between nodes)',
+  },
+  { name: 'GITO_GRPC_TLS_KEY', default: '', description: 'PEM private key of this node' },
+  { name: 'GITO_GRPC_TLS_CA', default: '', description: 'PEM CA bundle peers must chain to' },
+  {
+    name: 'GITO_GRPC_MTLS',
+    default: 'false',
+    description: 'true: require client certificates (mTLS)',
+  },
+  {
+    name: 'GITO_LIFECYCLE_LOG',
+    default: '',
+    description: 'Append activation events (JSON lines) here',
+  },
 ];
 
 export class ConfigError extends Error {
@@ -86,8 +134,15 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, hostname = 'local'): GitoConfig {
+export function loadConfig(
+  rawEnv: NodeJS.ProcessEnv = process.env,
+  hostname = 'local',
+): GitoConfig {
   const problems: string[] = [];
+  // An empty variable means "not set" (compose files and shells produce them freely).
+  const env = Object.fromEntries(
+    Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const known = new Set(CONFIG_VARIABLES.map((v) => v.name));
   for (const name of Object.keys(env)) {
     if (name.startsWith('GITO_') && !known.has(name)) {
