@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { StaleEpochError, VersionConflictError } from '../../runtime/errors.ts';
 import type { ActorId } from '../../runtime/identity.ts';
 import type { SaveFence, StateStore, StoredState } from '../../runtime/state-store.ts';
+import { Batcher } from './batcher.ts';
 import { fromJsonText, toJsonText } from './json.ts';
 
 interface Row {
@@ -30,10 +31,50 @@ const MAX_ATTEMPTS = 5;
  * purgeTombstones() to remove old tombstones.
  */
 export class PostgresStateStore implements StateStore {
+  /**
+   * Claims and saves issued in the same tick go out as one multi-row statement (a rebalance or a
+   * node start claims thousands at once); whatever the batch statement does not settle (a stale
+   * epoch, a version conflict, a duplicate in the batch) falls back to the single-row path, which
+   * explains the refusal precisely.
+   */
+  private readonly claims = new Batcher<{ id: ActorId; epoch: number }, Row | null>((items) =>
+    this.claimBatch(items),
+  );
+  private readonly saves = new Batcher<
+    { id: ActorId; json: string | null; epoch: number; expected: number },
+    number | null
+  >((items) => this.saveBatch(items));
+
   constructor(private readonly pool: Pool) {}
 
   async claim(id: ActorId, epoch: number): Promise<StoredState | undefined> {
     checkNumber('epoch', epoch);
+    const batched = await this.claims.add({ id, epoch });
+    if (batched !== null) return toStored(batched);
+    return this.claimOne(id, epoch);
+  }
+
+  private async claimBatch(
+    items: Array<{ id: ActorId; epoch: number }>,
+  ): Promise<Array<Row | null>> {
+    const unique = uniqueIndexes(items.map((i) => i.id));
+    if (unique.length === 0) return items.map(() => null);
+    const { rows } = await this.pool.query<Row & { identity: string }>(
+      `INSERT INTO actor_state AS s (identity, epoch, version)
+       SELECT v.identity, v.epoch, 0 FROM unnest($1::text[], $2::bigint[]) AS v(identity, epoch)
+       ON CONFLICT (identity) DO UPDATE
+         SET epoch = excluded.epoch, updated_at = now()
+         WHERE s.epoch <= excluded.epoch
+       RETURNING s.identity, s.state::text AS state, s.epoch::text AS epoch, s.version::text AS version`,
+      [unique.map((i) => items[i]!.id), unique.map((i) => items[i]!.epoch)],
+    );
+    const byId = new Map(rows.map((r) => [r.identity, r]));
+    const out: Array<Row | null> = items.map(() => null);
+    for (const i of unique) out[i] = byId.get(items[i]!.id) ?? null;
+    return out;
+  }
+
+  private async claimOne(id: ActorId, epoch: number): Promise<StoredState | undefined> {
     for (let attempt = 1; ; attempt++) {
       const { rows } = await this.pool.query<Row>(
         `INSERT INTO actor_state AS s (identity, epoch, version) VALUES ($1, $2, 0)
@@ -57,6 +98,43 @@ export class PostgresStateStore implements StateStore {
     checkNumber('epoch', fence.epoch);
     checkNumber('expectedVersion', fence.expectedVersion);
     const json = toJsonText(state);
+    if (fence.expectedVersion > 0) {
+      const version = await this.saves.add({
+        id,
+        json,
+        epoch: fence.epoch,
+        expected: fence.expectedVersion,
+      });
+      if (version !== null) return version;
+    }
+    return this.saveOne(id, json, fence);
+  }
+
+  private async saveBatch(
+    items: Array<{ id: ActorId; json: string | null; epoch: number; expected: number }>,
+  ): Promise<Array<number | null>> {
+    const unique = uniqueIndexes(items.map((i) => i.id));
+    if (unique.length === 0) return items.map(() => null);
+    const { rows } = await this.pool.query<{ identity: string; version: string }>(
+      `UPDATE actor_state AS s
+          SET state = v.state::jsonb, epoch = v.epoch, version = s.version + 1, updated_at = now()
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS v(identity, state, epoch, expected)
+        WHERE s.identity = v.identity AND s.epoch <= v.epoch AND s.version = v.expected
+       RETURNING s.identity, s.version::text AS version`,
+      [
+        unique.map((i) => items[i]!.id),
+        unique.map((i) => items[i]!.json),
+        unique.map((i) => items[i]!.epoch),
+        unique.map((i) => items[i]!.expected),
+      ],
+    );
+    const byId = new Map(rows.map((r) => [r.identity, Number(r.version)]));
+    const out: Array<number | null> = items.map(() => null);
+    for (const i of unique) out[i] = byId.get(items[i]!.id) ?? null;
+    return out;
+  }
+
+  private async saveOne(id: ActorId, json: string | null, fence: SaveFence): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       // expectedVersion 0 means "never saved": the row may not exist yet (no claim), so upsert.
       const { rows } =
@@ -148,4 +226,16 @@ function checkNumber(what: string, value: number): void {
   if (!Number.isSafeInteger(value)) {
     throw new RangeError(`${what} must be a safe integer, got ${value}`);
   }
+}
+
+/** Indexes of the first occurrence of each id: a statement may touch a row only once. */
+function uniqueIndexes(ids: readonly string[]): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    if (seen.has(ids[i]!)) continue;
+    seen.add(ids[i]!);
+    out.push(i);
+  }
+  return out;
 }
