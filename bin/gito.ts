@@ -1,21 +1,45 @@
 #!/usr/bin/env -S node --import tsx
 import { hostname } from 'node:os';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../app/config.ts';
+import { startClusterNode } from '../app/cluster-node.ts';
+import { formatClusterStatus, readClusterStatus } from '../app/cluster-status.ts';
+import { CONFIG_VARIABLES, ConfigError, type GitoConfig, loadConfig } from '../app/config.ts';
 import { startEmbedded } from '../app/embedded.ts';
 
 const USAGE = `usage: gito <command>
 
 commands:
-  start     run the embedded default: one node, the gateway, everything in-process
-  config    list the environment variables Gito reads, with defaults
-  help      show this text
+  start            run the embedded default: one node, the gateway, everything in-process
+  node             run one cluster node (needs GITO_REDIS_URL and GITO_DATABASE_URL)
+  cluster status   print the cluster's members, epoch and actors per node
+  config           list the environment variables Gito reads, with defaults
+  help             show this text
 `;
+
+const EX_CONFIG = 78;
 
 async function main(argv: readonly string[]): Promise<number> {
   const command = argv[0] ?? 'start';
   switch (command) {
     case 'start':
-      return start();
+      return withConfig(async (config) => {
+        const running = await startEmbedded(config);
+        return untilSignal(running.stop, config.shutdownTimeoutMs);
+      });
+    case 'node':
+      return withConfig(async (config) => {
+        const running = await startClusterNode(config);
+        return untilSignal(running.stop, config.shutdownTimeoutMs);
+      });
+    case 'cluster':
+      if (argv[1] !== 'status') return usage(`unknown cluster command '${argv[1] ?? ''}'`);
+      return withConfig(async (config) => {
+        const { redisUrl } = requireRedis(config);
+        const status = await readClusterStatus(redisUrl, config.cluster.name);
+        process.stdout.write(
+          `${argv.includes('--json') ? JSON.stringify(status) : formatClusterStatus(status)}\n`,
+        );
+        return 0;
+      });
     case 'config':
       for (const v of CONFIG_VARIABLES)
         process.stdout.write(`${v.name}=${v.default}\t# ${v.description}\n`);
@@ -26,35 +50,47 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     default:
-      process.stderr.write(`gito: unknown command '${command}'\n\n${USAGE}`);
-      return 2;
+      return usage(`unknown command '${command}'`);
   }
 }
 
-async function start(): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
+function usage(problem: string): number {
+  process.stderr.write(`gito: ${problem}\n\n${USAGE}`);
+  return 2;
+}
+
+function requireRedis(config: GitoConfig): { redisUrl: string } {
+  if (config.cluster.redisUrl === undefined) {
+    throw new ConfigError(['GITO_REDIS_URL is required by gito cluster status']);
+  }
+  return { redisUrl: config.cluster.redisUrl };
+}
+
+/** Loads configuration; a configuration problem exits with EX_CONFIG and a clear message. */
+async function withConfig(run: (config: GitoConfig) => Promise<number>): Promise<number> {
   try {
-    config = loadConfig(process.env, hostname());
+    return await run(loadConfig(process.env, hostname()));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`gito: ${err.message}\n`);
-      return 78; // EX_CONFIG
+      return EX_CONFIG;
     }
     throw err;
   }
-  const node = await startEmbedded(config);
+}
+
+/** Runs until SIGINT/SIGTERM, then stops gracefully within `timeoutMs`. */
+function untilSignal(stop: () => Promise<void>, timeoutMs: number): Promise<number> {
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       // A second signal while stopping means "now".
       process.once(signal, () => resolve(130));
       const force = setTimeout(() => {
-        process.stderr.write(
-          `gito: shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting\n`,
-        );
+        process.stderr.write(`gito: shutdown took longer than ${timeoutMs} ms; exiting\n`);
         resolve(1);
-      }, config.shutdownTimeoutMs);
+      }, timeoutMs);
       force.unref();
-      node.stop().then(
+      stop().then(
         () => resolve(0),
         (err: unknown) => {
           process.stderr.write(`gito: shutdown failed: ${String(err)}\n`);

@@ -53,6 +53,8 @@ export interface ClusterNodeOptions {
   readonly maxHops?: number;
   /** Messages that may be held (handoff, behind-topology) before senders are refused. */
   readonly maxHeld?: number;
+  /** After a planned leave, how long to keep forwarding what still arrives before closing. */
+  readonly leaveLingerMs?: number;
 }
 
 /** An ask whose peer left the cluster before replying. */
@@ -67,6 +69,8 @@ type Held = [target: ActorId, message: Message, reply: ReplyHandle | undefined];
 
 const RETRY_HANDOFF_MS = 1_000;
 const BEHIND_HOLD_MS = 5_000;
+/** How long asks to a departed node may still be answered (by whoever it forwarded them to). */
+const PEER_LOST_GRACE_MS = 2_000;
 
 /**
  * One member of a Gito cluster: an ActorSystem whose Router places identities by rendezvous
@@ -103,6 +107,7 @@ export class ClusterNode implements Router, TransportHandler {
   private stopped = false;
   /** Planned leave in progress: resident actors finish, nothing new is activated here. */
   private leaving = false;
+  private leftTopology: (() => void) | undefined;
 
   constructor(private readonly options: ClusterNodeOptions) {
     this.nodeId = options.nodeId;
@@ -308,7 +313,7 @@ export class ClusterNode implements Router, TransportHandler {
   /** Delivers a message that came from another node, forwarding it if we are not the owner. */
   private route(item: Held, hops: number, senderEpoch: number): void {
     const [target, message, reply] = item;
-    if (senderEpoch > this.epoch || !this.hosting) {
+    if (senderEpoch > this.epoch || (!this.hosting && !this.leaving)) {
       this.holdBehind(item, hops);
       return;
     }
@@ -415,6 +420,14 @@ export class ClusterNode implements Router, TransportHandler {
     this.stats.epoch = topology.epoch;
     this.stats.members = topology.members.length;
     this.stats.rebalances++;
+    if (!includesSelf && this.leaving) {
+      // Our own planned leave: route whatever still reaches us to the remaining members.
+      if (topology.members.length > 0) {
+        this.table = this.table.withMembers(topology.members.map((m) => m.id));
+      }
+      this.leftTopology?.();
+      return;
+    }
     if (!includesSelf) {
       // We were reaped (lease lost) and have not re-registered yet: host nothing.
       this.logger.warn({ epoch: topology.epoch }, 'this node is not in the topology; not hosting');
@@ -456,8 +469,7 @@ export class ClusterNode implements Router, TransportHandler {
           this.route([e.ask.target, decodeMessage(e.ask.message), handle], e.ask.hops, 0);
       }
     }
-    const failed = this.asks.failPeer(peerId, () => new PeerLostError(peerId));
-    if (failed > 0) this.logger.warn({ peer: peerId, failed }, 'asks to a departed node failed');
+    this.asks.failPeerAfter(peerId, PEER_LOST_GRACE_MS, () => new PeerLostError(peerId));
   }
 
   /** Passivates what we no longer own, then tells every peer we are done with this epoch. */
@@ -514,8 +526,14 @@ export class ClusterNode implements Router, TransportHandler {
     if (this.stopped || this.leaving) return;
     this.leaving = true;
     const passivated = await this.system.deactivateWhere(() => true);
+    // Forward what we held only once we know the epoch without us: stamped with it, our forwards
+    // are held by any peer that has not seen that epoch yet instead of being routed back to us.
+    const left = new Promise<void>((resolve) => {
+      this.leftTopology = resolve;
+    });
     try {
       await this.membership.leave();
+      await Promise.race([left, new Promise((r) => setTimeout(r, 2_000))]);
     } catch (err) {
       this.logger.warn({ err: String(err) }, 'leaving the membership failed; others will reap us');
     }
@@ -538,6 +556,9 @@ export class ClusterNode implements Router, TransportHandler {
       this.behind = [];
     }
     this.logger.info({ passivated, forwarded }, 'left the cluster');
+    // Peers learn the new topology within moments; until then frames may still reach us, and we
+    // forward them rather than let them die with the transport.
+    await new Promise((resolve) => setTimeout(resolve, this.options.leaveLingerMs ?? 1_000));
     await this.close();
     await this.system.shutdown();
   }
@@ -554,7 +575,9 @@ export class ClusterNode implements Router, TransportHandler {
 
   /** Used by RemoteReply. */
   replyTo(node: string, envelope: Envelope): void {
-    this.sendToPeer(node, envelope);
+    // An ask of ours that another node forwarded back to us: answer it without the network.
+    if (node === this.nodeId) this.receive(node, envelope);
+    else this.sendToPeer(node, envelope);
   }
 }
 

@@ -33,16 +33,19 @@ export class RemoteAsks {
     return entry.handle;
   }
 
-  /** Rejects every ask waiting on `peer` (it restarted or left: its replies will never come). */
-  failPeer(peer: string, error: (handle: ReplyHandle) => Error): number {
-    let failed = 0;
-    for (const [id, entry] of this.waiting) {
-      if (entry.peer !== peer) continue;
-      this.waiting.delete(id);
-      entry.handle.reject(error(entry.handle));
-      failed++;
-    }
-    return failed;
+  /**
+   * The peer left the cluster. Asks it had not answered get `graceMs` more (a node leaving on
+   * purpose forwards what it held, and the new owner answers the asker directly), then fail
+   * with `error` rather than waiting for their whole deadline.
+   */
+  failPeerAfter(peer: string, graceMs: number, error: () => Error): void {
+    const ids: number[] = [];
+    for (const [id, entry] of this.waiting) if (entry.peer === peer) ids.push(id);
+    if (ids.length === 0) return;
+    const timer = setTimeout(() => {
+      for (const id of ids) this.take(id)?.reject(error());
+    }, graceMs);
+    timer.unref();
   }
 
   get size(): number {

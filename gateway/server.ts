@@ -63,3 +63,6 @@ export async function buildGateway(deps: GatewayDependencies) {
 
   return app;
 }
+
+/** The gateway's Fastify instance type (with Gito's pino logger). */
+export type Gateway = Awaited<ReturnType<typeof buildGateway>>;

@@ -422,7 +422,8 @@ export class ActorSystem implements ActivationHost {
       actor: activation.id,
       epoch: activation.epoch,
       node: this.nodeId,
-      at: Date.now(),
+      // Sub-millisecond wall time, so logs of several processes on one host can be interleaved.
+      at: performance.timeOrigin + performance.now(),
     };
     for (const listener of this.lifecycleListeners) listener(event);
   }

@@ -1,0 +1,172 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { RedisMembership } from '../cluster/membership/index.ts';
+import { ClusterNode } from '../cluster/node.ts';
+import { Transport } from '../cluster/transport/index.ts';
+import {
+  createPool,
+  PostgresDeadLetterSink,
+  PostgresReminderStore,
+  PostgresStateStore,
+  prepareDatabase,
+} from '../db/index.ts';
+import { buildGateway, type Gateway } from '../gateway/server.ts';
+import type { ActorSystem } from '../runtime/index.ts';
+import { type NodeStats, nodeStatsKey } from './cluster-status.ts';
+import { type GitoConfig, requireClusterServices } from './config.ts';
+
+export interface ClusterNodeExtensions {
+  /** Register actor kinds beyond the built-in ones (tests, plugins). */
+  register?(system: ActorSystem): void;
+  /** Add HTTP routes before the gateway listens. */
+  routes?(app: Gateway, node: ClusterNode): void;
+}
+
+export interface RunningClusterNode {
+  readonly node: ClusterNode;
+  readonly httpUrl: string;
+  readonly grpcAddress: string;
+  /** Planned leave: hand everything off, then close. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** `gito node`: one cluster member with its gateway, against shared Redis and PostgreSQL. */
+export async function startClusterNode(
+  config: GitoConfig,
+  extensions: ClusterNodeExtensions = {},
+): Promise<RunningClusterNode> {
+  const { redisUrl, databaseUrl } = requireClusterServices(config);
+  const logger = pino({ level: config.logLevel, base: { node: config.nodeId, host: hostname() } });
+  const registry = new Registry();
+  registry.setDefaultLabels({ node: config.nodeId });
+  collectDefaultMetrics({ register: registry });
+
+  const pool = createPool(databaseUrl);
+  await prepareDatabase(pool, { log: (m) => logger.info(m) });
+
+  const cluster = config.cluster;
+  const tls =
+    cluster.tls === undefined
+      ? undefined
+      : {
+          cert: readFileSync(cluster.tls.certFile),
+          key: readFileSync(cluster.tls.keyFile),
+          ca: readFileSync(cluster.tls.caFile),
+          mutual: cluster.tls.mutual,
+        };
+  const membership = new RedisMembership({
+    redisUrl,
+    clusterName: cluster.name,
+    heartbeatIntervalMs: cluster.heartbeatIntervalMs,
+    missedHeartbeats: cluster.missedHeartbeats,
+    logger: logger.child({ component: 'membership' }),
+  });
+  const incarnation = Date.now();
+  let epochOf: () => number = () => 0;
+  const node = new ClusterNode({
+    nodeId: config.nodeId,
+    incarnation,
+    advertiseAddress: cluster.grpcAdvertise,
+    membership,
+    transport: (handler) =>
+      new Transport(
+        {
+          nodeId: config.nodeId,
+          incarnation,
+          listen: cluster.grpcListen,
+          tls,
+          epoch: () => epochOf(),
+        },
+        handler,
+        logger.child({ component: 'transport' }),
+      ),
+    system: {
+      stateStore: new PostgresStateStore(pool),
+      reminderStore: new PostgresReminderStore(pool),
+      deadLetters: new PostgresDeadLetterSink(pool),
+      idleTimeoutMs: config.actorIdleTimeoutMs,
+      defaultAskTimeoutMs: config.askTimeoutMs,
+      mailboxCapacity: config.mailboxCapacity,
+    },
+    logger: logger.child({ component: 'cluster' }),
+    registry,
+  });
+  epochOf = () => node.currentEpoch;
+  extensions.register?.(node.system);
+  if (cluster.lifecycleLog !== undefined) {
+    const file = cluster.lifecycleLog;
+    // Synchronous appends: the log must survive a kill -9 right after an activation.
+    node.system.onLifecycle((e) => appendFileSync(file, `${JSON.stringify(e)}\n`));
+  }
+
+  const { address } = await node.start();
+
+  const statsRedis = new Redis(redisUrl, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+  });
+  statsRedis.on('error', () => undefined);
+  await statsRedis.connect().catch(() => undefined);
+  const publishStats = () => {
+    const byKind: Record<string, number> = {};
+    for (const s of node.system.kindStats()) byKind[s.kind] = s.active;
+    const stats: NodeStats = {
+      node: config.nodeId,
+      address,
+      epoch: node.currentEpoch,
+      settled: node.settled,
+      actors: node.system.activeCount,
+      byKind,
+      at: Date.now(),
+    };
+    statsRedis
+      .set(
+        nodeStatsKey(cluster.name, config.nodeId),
+        JSON.stringify(stats),
+        'PX',
+        cluster.heartbeatIntervalMs * 5,
+      )
+      .catch(() => undefined);
+  };
+  const statsTimer = setInterval(publishStats, cluster.heartbeatIntervalMs);
+  statsTimer.unref();
+  publishStats();
+
+  const gateway = await buildGateway({
+    logger: logger.child({ component: 'gateway' }),
+    registry,
+    nodeId: config.nodeId,
+    readiness: {
+      database: async () => {
+        await pool.query('select 1');
+      },
+      cluster: async () => {
+        if (!node.settled) throw new Error('cluster handoff in progress or not a member');
+      },
+    },
+  });
+  extensions.routes?.(gateway, node);
+  const httpUrl = await gateway.listen({ host: config.httpHost, port: config.httpPort });
+  logger.info({ httpUrl, grpc: address, epoch: node.currentEpoch }, 'gito node started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info('gito node leaving the cluster');
+      clearInterval(statsTimer);
+      await gateway.close();
+      await node.leave();
+      await statsRedis.del(nodeStatsKey(cluster.name, config.nodeId)).catch(() => undefined);
+      statsRedis.disconnect();
+      await pool.end();
+      logger.info('gito node stopped');
+      logger.flush();
+    })();
+    return stopping;
+  };
+  return { node, httpUrl, grpcAddress: address, stop };
+}
