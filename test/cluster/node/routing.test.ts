@@ -102,4 +102,28 @@ describe('cluster node routing and handoff (in-process transport)', () => {
     await until(() => [a, b].every((n) => n.settled && n.currentEpoch === 4));
     for (const id of ids(150)) expect(await b.system.ask(id, { type: 'get' })).toBe(3);
   });
+
+  it('forwards a message that reached a non-owner, and refuses it beyond the hop limit', async () => {
+    cluster = testCluster();
+    const a = await cluster.add('a');
+    const b = await cluster.add('b');
+    const c = await cluster.add('c');
+    await until(() => [a, b, c].every((n) => n.settled && n.currentEpoch === 3));
+    const onC = ids(60).find((id) => a.ownerOf(id) === 'c')!;
+    const message = (by: number) => Buffer.from(JSON.stringify({ type: 'add', by }));
+    // b believed a owned it (an older topology): a forwards it to c.
+    a.onEnvelopes('b', [
+      { tell: { target: onC, message: message(5), senderNode: 'b', hops: 0, epoch: 3 } },
+    ]);
+    await until(() => c.system.isActive(onC));
+    expect(await a.system.ask(onC, { type: 'get' })).toBe(5);
+    expect(a.stats.forwarded).toBe(1);
+    // The same after four hops: refused and counted, never processed.
+    a.onEnvelopes('b', [
+      { tell: { target: onC, message: message(100), senderNode: 'b', hops: 4, epoch: 3 } },
+    ]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(a.stats.hopLimited).toBe(1);
+    expect(await a.system.ask(onC, { type: 'get' })).toBe(5);
+  });
 });
