@@ -44,8 +44,6 @@ export interface ActivationHost {
   readonly store: StateStore;
   /** Coarse clock (ms), refreshed at every drain. */
   now: number;
-  nextTurnSample(): boolean;
-  observeHandler(kind: string, seconds: number): void;
   schedule(activation: Activation): void;
   send(target: ActorId, message: Message, reply: ReplyHandle | undefined): void;
   ask<R>(target: ActorId, message: Message, options?: AskOptions): Promise<R>;
@@ -59,7 +57,8 @@ export interface ActivationHost {
     reason: DeadLetterReason,
   ): void;
   warnFailure(activation: Activation, message: Message, attempt: number, error: unknown): void;
-  onQueued(delta: number): void;
+  /** A message left a mailbox outside a run (failure, drain): the system may have gone idle. */
+  messageLeft(): void;
   onAsyncTurn(delta: number): void;
   onActivating(delta: number): void;
   removed(activation: Activation): void;
@@ -69,6 +68,7 @@ export interface ActivationHost {
 }
 
 const EMPTY: unknown[] = [];
+const INITIAL_SLOTS = 4;
 
 /**
  * One live instance of an identity. It is also the `ctx` handed to handlers, so a turn allocates
@@ -86,6 +86,9 @@ export class Activation implements ActorContext<unknown, Message> {
   /** Stored version this activation last loaded or wrote (optimistic concurrency). */
   version = 0;
 
+  private inlineMessage: unknown = undefined;
+  private inlineReply: unknown = undefined;
+  private inlineFull = false;
   private buf: unknown[] = EMPTY;
   private head = 0;
   size = 0;
@@ -117,28 +120,36 @@ export class Activation implements ActorContext<unknown, Message> {
 
   enqueue(message: Message, reply: ReplyHandle | undefined): void {
     const rt = this.rt;
-    if (this.size >= rt.mailboxCapacity) {
+    const size = this.size;
+    if (size >= rt.mailboxCapacity) {
       rt.stats.mailboxRejected++;
       throw new MailboxFullError(this.id, rt.mailboxCapacity);
     }
-    let slots = this.buf.length >> 1;
-    if (this.size === slots) slots = this.grow(slots);
-    const at = ((this.head + this.size) & (slots - 1)) << 1;
-    this.buf[at] = message;
-    this.buf[at + 1] = reply;
-    this.size++;
+    if (size === 0) {
+      // Most actors have at most one message waiting: it waits in two fields, not in a ring.
+      this.inlineMessage = message;
+      this.inlineReply = reply;
+      this.inlineFull = true;
+    } else {
+      const ringSize = this.inlineFull ? size - 1 : size;
+      let slots = this.buf.length >> 1;
+      if (ringSize === slots) slots = this.grow(slots, ringSize);
+      const at = ((this.head + ringSize) & (slots - 1)) << 1;
+      this.buf[at] = message;
+      this.buf[at + 1] = reply;
+    }
+    this.size = size + 1;
     rt.stats.mailboxDepth++;
-    this.host.onQueued(1);
     if (!this.scheduled && !this.running && this.phase === ACTIVE) {
       this.scheduled = true;
       this.host.schedule(this);
     }
   }
 
-  private grow(slots: number): number {
-    const next = slots === 0 ? 4 : slots * 2;
+  private grow(slots: number, ringSize: number): number {
+    const next = slots === 0 ? INITIAL_SLOTS : slots * 2;
     const buf = new Array<unknown>(next * 2);
-    for (let i = 0; i < this.size; i++) {
+    for (let i = 0; i < ringSize; i++) {
       const from = ((this.head + i) & (slots - 1)) << 1;
       buf[i * 2] = this.buf[from];
       buf[i * 2 + 1] = this.buf[from + 1];
@@ -148,21 +159,42 @@ export class Activation implements ActorContext<unknown, Message> {
     return next;
   }
 
-  private dequeue(): void {
-    const at = this.head << 1;
-    this.buf[at] = undefined;
-    this.buf[at + 1] = undefined;
-    this.head = (this.head + 1) & ((this.buf.length >> 1) - 1);
+  /** The message at the head (the inline slot comes first: it was enqueued first). */
+  private headMessage(): Message {
+    return (this.inlineFull ? this.inlineMessage : this.buf[this.head << 1]) as Message;
+  }
+
+  private headReply(): ReplyHandle | undefined {
+    return (this.inlineFull ? this.inlineReply : this.buf[(this.head << 1) + 1]) as
+      | ReplyHandle
+      | undefined;
+  }
+
+  /** Removes the head without touching counters (the run loop counts in bulk). */
+  private shift(): void {
+    if (this.inlineFull) {
+      this.inlineMessage = undefined;
+      this.inlineReply = undefined;
+      this.inlineFull = false;
+    } else {
+      const at = this.head << 1;
+      this.buf[at] = undefined;
+      this.buf[at + 1] = undefined;
+      this.head = (this.head + 1) & ((this.buf.length >> 1) - 1);
+    }
     this.size--;
+  }
+
+  private dequeue(): void {
+    this.shift();
     this.rt.stats.mailboxDepth--;
-    this.host.onQueued(-1);
+    this.host.messageLeft();
   }
 
   private drainMailbox(): Array<[Message, ReplyHandle | undefined]> {
     const out: Array<[Message, ReplyHandle | undefined]> = [];
     while (this.size > 0) {
-      const at = this.head << 1;
-      out.push([this.buf[at] as Message, this.buf[at + 1] as ReplyHandle | undefined]);
+      out.push([this.headMessage(), this.headReply()]);
       this.dequeue();
     }
     return out;
@@ -180,18 +212,22 @@ export class Activation implements ActorContext<unknown, Message> {
     const rt = this.rt;
     const handlers = rt.handlers;
     let n = 0;
+    // Messages taken off the ring in this run whose counters are not yet updated: the counters
+    // are shared per kind and per node, so they are touched once per run, not once per message.
+    let taken = 0;
+    let processed = 0;
     while (this.size > 0 && this.phase === ACTIVE && n < max) {
-      const at = this.head << 1;
-      const message = this.buf[at] as Message;
-      const reply = this.buf[at + 1] as ReplyHandle | undefined;
+      const message = this.headMessage();
+      const reply = this.headReply();
       n++;
       if (reply !== undefined && reply.deadline < host.now) {
         // The asker has already timed out; running the handler would only waste the turn.
-        this.dequeue();
+        this.shift();
+        taken++;
         rt.stats.expired++;
         continue;
       }
-      const sample = host.nextTurnSample();
+      const sample = (++rt.stats.turns & 63) === 0;
       const t0 = sample ? performance.now() : 0;
       let result: unknown;
       try {
@@ -199,10 +235,12 @@ export class Activation implements ActorContext<unknown, Message> {
         result =
           handler !== undefined ? handler(this as never, message as never) : this.system(message);
       } catch (err) {
+        this.counted(taken, processed);
         this.failed(message, reply, err);
         return n;
       }
       if (isPromiseLike(result)) {
+        this.counted(taken, processed);
         this.running = true;
         host.onAsyncTurn(1);
         const start = sample ? t0 : performance.now();
@@ -213,10 +251,18 @@ export class Activation implements ActorContext<unknown, Message> {
         this.scheduled = false;
         return n;
       }
-      if (sample) host.observeHandler(rt.kind, (performance.now() - t0) / 1000);
-      this.succeeded(reply, result);
+      if (sample) rt.stats.observe((performance.now() - t0) / 1000);
+      this.shift();
+      taken++;
+      processed++;
+      if (this.headAttempts !== 0 || this.consecutiveFailures !== 0) {
+        this.headAttempts = 0;
+        this.consecutiveFailures = 0;
+      }
+      if (reply !== undefined) reply.resolve(result);
       if (this.deactivateRequested) break;
     }
+    this.counted(taken, processed);
     this.lastActive = host.now;
     this.scheduled = false;
     if (this.deactivateRequested) {
@@ -226,6 +272,12 @@ export class Activation implements ActorContext<unknown, Message> {
       host.schedule(this);
     }
     return n;
+  }
+
+  private counted(taken: number, processed: number): void {
+    if (taken === 0) return;
+    this.rt.stats.mailboxDepth -= taken;
+    this.rt.stats.messages += processed;
   }
 
   private succeeded(reply: ReplyHandle | undefined, result: unknown): void {
@@ -245,7 +297,7 @@ export class Activation implements ActorContext<unknown, Message> {
     failed: boolean,
   ): void {
     this.running = false;
-    this.host.observeHandler(this.rt.kind, (performance.now() - start) / 1000);
+    this.rt.stats.observe((performance.now() - start) / 1000);
     if (failed) this.failed(message, reply, err);
     else this.succeeded(reply, value);
     this.host.onAsyncTurn(-1);

@@ -23,7 +23,7 @@ import { type ActorId, actorId, parseActorId } from './identity.ts';
 import { KindRuntime } from './kind.ts';
 import { type Logger, RateLimitedLog, stderrLogger } from './logger.ts';
 import { isPromiseLike } from './maybe-promise.ts';
-import { type HandlerTimer, registerRuntimeMetrics } from './metrics.ts';
+import { registerRuntimeMetrics } from './metrics.ts';
 import { MemoryReminderStore, type ReminderStore } from './reminder-store.ts';
 import { ReminderService } from './reminders.ts';
 import { PendingAsk, type ReplyHandle } from './reply.ts';
@@ -93,14 +93,11 @@ export class ActorSystem implements ActivationHost {
   private readonly ready: Activation[] = [];
   private readyHead = 0;
   private drainPending = false;
-  private turnCounter = 0;
-  private queued = 0;
   private asyncTurns = 0;
   private activating = 0;
   private idleWaiters: Array<() => void> = [];
   private lifecycleListeners: Array<(event: LifecycleEvent) => void> = [];
   private readonly reminders: ReminderService;
-  private readonly timer: HandlerTimer;
   private readonly failureLog: RateLimitedLog;
   private readonly router: Router | undefined;
   private readonly defaultAskTimeoutMs: number;
@@ -110,7 +107,9 @@ export class ActorSystem implements ActivationHost {
     idleTimeoutMs: number;
     supervision: SupervisionOptions;
   };
-  private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepIntervalMs: number | undefined;
+  private sweeping = false;
   private readonly shutdownDrainTimeoutMs: number;
   /** Refuses messages from outside (shutdown has begun). */
   private closed = false;
@@ -135,7 +134,7 @@ export class ActorSystem implements ActivationHost {
       idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000,
       supervision: { ...DEFAULT_SUPERVISION, ...options.supervision },
     };
-    this.timer = registerRuntimeMetrics(this.registry, () => this.kindStats());
+    registerRuntimeMetrics(this.registry, () => this.kindStats());
     this.failureLog = new RateLimitedLog(this.logger);
     const router = this.router;
     this.reminders = new ReminderService(
@@ -148,10 +147,7 @@ export class ActorSystem implements ActivationHost {
       },
     );
     this.reminders.start();
-    const sweepEvery =
-      options.sweepIntervalMs ?? Math.max(250, Math.min(30_000, this.defaults.idleTimeoutMs / 4));
-    this.sweepTimer = setInterval(() => this.sweepIdle(), sweepEvery);
-    this.sweepTimer.unref();
+    this.sweepIntervalMs = options.sweepIntervalMs;
   }
 
   // ---- registration --------------------------------------------------------------------------
@@ -168,7 +164,9 @@ export class ActorSystem implements ActivationHost {
       Message,
       Handlers<unknown, Message>
     >;
-    this.kinds.set(definition.kind, new KindRuntime(erased, this.defaults));
+    const rt = new KindRuntime(erased, this.defaults);
+    this.kinds.set(definition.kind, rt);
+    if (rt.idleTimeoutMs > 0) this.startSweeping(rt.idleTimeoutMs);
     return this;
   }
 
@@ -297,17 +295,15 @@ export class ActorSystem implements ActivationHost {
     }
   };
 
-  nextTurnSample(): boolean {
-    return (++this.turnCounter & 63) === 0;
+  messageLeft(): void {
+    if (this.idleWaiters.length > 0) queueMicrotask(() => this.checkIdle());
   }
 
-  observeHandler(kind: string, seconds: number): void {
-    this.timer.observe(kind, seconds);
-  }
-
-  onQueued(delta: number): void {
-    this.queued += delta;
-    if (this.queued === 0 && this.idleWaiters.length > 0) queueMicrotask(() => this.checkIdle());
+  /** Messages waiting in all mailboxes (summed per kind: kinds are few, messages are many). */
+  private queuedMessages(): number {
+    let queued = 0;
+    for (const rt of this.kinds.values()) queued += rt.stats.mailboxDepth;
+    return queued;
   }
 
   onAsyncTurn(delta: number): void {
@@ -321,7 +317,7 @@ export class ActorSystem implements ActivationHost {
   }
 
   private isIdle(): boolean {
-    return this.queued === 0 && this.asyncTurns === 0 && this.activating === 0;
+    return this.asyncTurns === 0 && this.activating === 0 && this.queuedMessages() === 0;
   }
 
   private checkIdle(): void {
@@ -474,21 +470,46 @@ export class ActorSystem implements ActivationHost {
     return chosen.length;
   }
 
+  /** Idle passivation is looked for only when some kind passivates at all. */
+  private startSweeping(idleTimeoutMs: number): void {
+    if (this.sweepTimer !== undefined || this.closed) return;
+    const every = this.sweepIntervalMs ?? Math.max(250, Math.min(30_000, idleTimeoutMs / 4));
+    this.sweepTimer = setInterval(() => this.sweepIdle(), every);
+    this.sweepTimer.unref();
+  }
+
+  /**
+   * Passivates activations idle past their kind's timeout. Walks the table in chunks, yielding
+   * between them, so a node with a million actors never stalls its event loop for a whole pass.
+   */
   private sweepIdle(): void {
-    const now = Date.now();
-    for (const activation of this.activations.values()) {
-      const idle = activation.rt.idleTimeoutMs;
-      if (
-        idle > 0 &&
-        activation.phase === ACTIVE &&
-        !activation.running &&
-        !activation.scheduled &&
-        activation.size === 0 &&
-        now - activation.lastActive >= idle
-      ) {
-        void activation.passivate('idle');
+    if (this.sweeping) return;
+    this.sweeping = true;
+    const entries = this.activations.values();
+    const chunk = () => {
+      const now = Date.now();
+      for (let i = 0; i < 20_000; i++) {
+        const next = entries.next();
+        if (next.done === true) {
+          this.sweeping = false;
+          return;
+        }
+        const activation = next.value;
+        const idle = activation.rt.idleTimeoutMs;
+        if (
+          idle > 0 &&
+          activation.phase === ACTIVE &&
+          !activation.running &&
+          !activation.scheduled &&
+          activation.size === 0 &&
+          now - activation.lastActive >= idle
+        ) {
+          void activation.passivate('idle');
+        }
       }
-    }
+      setImmediate(chunk);
+    };
+    chunk();
   }
 
   /**
@@ -513,7 +534,10 @@ export class ActorSystem implements ActivationHost {
     ]);
     clearTimeout(drainTimer);
     if (!drained) {
-      this.logger.warn({ queued: this.queued }, 'shutdown: mailboxes did not drain in time');
+      this.logger.warn(
+        { queued: this.queuedMessages() },
+        'shutdown: mailboxes did not drain in time',
+      );
     }
     // onDeactivate hooks may message other actors; the second round passivates those, after
     // which nothing is accepted at all.
