@@ -1,0 +1,51 @@
+/** Metric values a device may report (strings and booleans are kept, as ThingsBoard does). */
+export type MetricValue = number | string | boolean;
+
+/** Messages a device actor accepts. Identity: `device/{tenantId}:{deviceKey}`. */
+export type DeviceMessage =
+  /** A reading that was accepted by ingestion (already validated). */
+  | {
+      readonly type: 'telemetry';
+      readonly ts: number;
+      readonly metrics: Readonly<Record<string, MetricValue>>;
+      readonly receivedAt: number;
+    }
+  /** Query: the live status (the gateway reads devices through this). */
+  | { readonly type: 'status' }
+  /** Internal: the silence timer fired. */
+  | { readonly type: 'checkOffline' };
+
+export interface MetricReading {
+  readonly value: MetricValue;
+  /** Time of the reading (device time if it sent one). */
+  readonly ts: number;
+}
+
+/** What `status` answers: the device's cached live status. */
+export interface DeviceStatus {
+  readonly tenantId: string;
+  readonly deviceKey: string;
+  readonly online: boolean;
+  /** Receive time of the last message (ms), or null if never seen. */
+  readonly lastSeen: number | null;
+  readonly metrics: Readonly<Record<string, MetricReading>>;
+  readonly battery: number | null;
+  readonly rssi: number | null;
+  readonly snr: number | null;
+  readonly firmware: string | null;
+  readonly messages: number;
+}
+
+/** An online/offline transition, for other parts of the system to react to (rules, live stream). */
+export interface DeviceTransition {
+  readonly tenantId: string;
+  readonly deviceKey: string;
+  readonly online: boolean;
+  readonly at: number;
+  /** 'telemetry' (came online), 'silence' (offline after the configured quiet time). */
+  readonly reason: 'telemetry' | 'silence';
+}
+
+export interface DeviceEventSink {
+  transition(event: DeviceTransition): void;
+}
