@@ -21,6 +21,7 @@ import { isPromiseLike, type MaybePromise } from './maybe-promise.ts';
 import type { ReplyHandle } from './reply.ts';
 import type { StateStore, StoredState } from './state-store.ts';
 import { restartDelayMs } from './supervision.ts';
+import type { TimerEntry, TimerQueue } from './timer-queue.ts';
 
 /** The activation's life: phases only move forward, except Active <-> Restarting. */
 export const ACTIVATING = 0;
@@ -42,6 +43,7 @@ export type LifecycleEventType = 'activated' | 'restarted' | 'deactivated' | 'ac
 export interface ActivationHost {
   readonly logger: Logger;
   readonly store: StateStore;
+  readonly timers: TimerQueue;
   /** Coarse clock (ms), refreshed at every drain. */
   now: number;
   schedule(activation: Activation): void;
@@ -92,7 +94,7 @@ export class Activation implements ActorContext<unknown, Message> {
   private buf: unknown[] = EMPTY;
   private head = 0;
   size = 0;
-  private timers: Map<string, NodeJS.Timeout> | undefined;
+  private timers: TimerEntry | Map<string, TimerEntry> | undefined;
   private consecutiveFailures = 0;
   private headAttempts = 0;
   private restarts = 0;
@@ -270,6 +272,10 @@ export class Activation implements ActorContext<unknown, Message> {
     } else if (this.size > 0 && this.phase === ACTIVE) {
       this.scheduled = true;
       host.schedule(this);
+    } else if (this.size === 0 && this.buf.length === INITIAL_SLOTS * 2) {
+      // A small ring left from an occasional pair of messages: idle actors should not keep it.
+      this.buf = EMPTY;
+      this.head = 0;
     }
     return n;
   }
@@ -557,7 +563,15 @@ export class Activation implements ActorContext<unknown, Message> {
     const previous = this.saveChain ?? Promise.resolve();
     const next = previous.then(() => this.persistNow());
     // Keep the chain alive after a failure so later saves still run; the caller sees the error.
-    this.saveChain = next.catch(() => undefined);
+    const chain = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.saveChain = chain;
+    // Drop the settled chain so an idle actor does not keep a promise alive.
+    void chain.then(() => {
+      if (this.saveChain === chain) this.saveChain = undefined;
+    });
     return next;
   }
 
@@ -577,13 +591,10 @@ export class Activation implements ActorContext<unknown, Message> {
 
   setTimer(name: string, delayMs: number, message: Message, options?: { repeat?: boolean }): void {
     if (this.phase === DEACTIVATING || this.phase === STOPPED) return;
-    this.timers ??= new Map();
-    const timers = this.timers;
-    const existing = timers.get(name);
-    if (existing !== undefined) clearTimeout(existing);
-    const repeat = options?.repeat === true;
-    const fire = () => {
-      if (!repeat) timers.delete(name);
+    this.clearTimer(name);
+    const period = options?.repeat === true ? Math.max(1, delayMs) : 0;
+    const entry = this.host.timers.schedule(name, delayMs, period, (fired) => {
+      if (period === 0) this.forgetTimer(fired);
       if (this.phase !== ACTIVE && this.phase !== ACTIVATING) return;
       try {
         this.enqueue(message, undefined);
@@ -593,24 +604,50 @@ export class Activation implements ActorContext<unknown, Message> {
           'timer message dropped',
         );
       }
-    };
-    timers.set(name, repeat ? setInterval(fire, delayMs) : setTimeout(fire, delayMs));
+    });
+    // One timer (the common case) is held without a Map.
+    const timers = this.timers;
+    if (timers === undefined) this.timers = entry;
+    else if (timers instanceof Map) timers.set(name, entry);
+    else
+      this.timers = new Map([
+        [timers.name, timers],
+        [name, entry],
+      ]);
   }
 
   clearTimer(name: string): void {
-    const handle = this.timers?.get(name);
-    if (handle === undefined) return;
-    clearTimeout(handle);
-    this.timers!.delete(name);
+    const entry = this.findTimer(name);
+    if (entry === undefined) return;
+    this.host.timers.cancel(entry);
+    this.forgetTimer(entry);
   }
 
   hasTimer(name: string): boolean {
-    return this.timers?.has(name) ?? false;
+    return this.findTimer(name) !== undefined;
+  }
+
+  private findTimer(name: string): TimerEntry | undefined {
+    const timers = this.timers;
+    if (timers === undefined) return undefined;
+    if (timers instanceof Map) return timers.get(name);
+    return timers.name === name ? timers : undefined;
+  }
+
+  private forgetTimer(entry: TimerEntry): void {
+    const timers = this.timers;
+    if (timers === entry) this.timers = undefined;
+    else if (timers instanceof Map && timers.get(entry.name) === entry) {
+      timers.delete(entry.name);
+      if (timers.size === 0) this.timers = undefined;
+    }
   }
 
   private clearTimers(): void {
-    if (this.timers === undefined) return;
-    for (const handle of this.timers.values()) clearTimeout(handle);
+    const timers = this.timers;
+    if (timers === undefined) return;
+    if (timers instanceof Map) for (const entry of timers.values()) this.host.timers.cancel(entry);
+    else this.host.timers.cancel(timers);
     this.timers = undefined;
   }
 

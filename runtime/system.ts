@@ -29,6 +29,7 @@ import { ReminderService } from './reminders.ts';
 import { PendingAsk, type ReplyHandle } from './reply.ts';
 import { MemoryStateStore, type StateStore } from './state-store.ts';
 import { DEFAULT_SUPERVISION } from './supervision.ts';
+import { TimerQueue } from './timer-queue.ts';
 
 /**
  * The seam the cluster plugs into. The runtime asks it whether an identity is hosted here; if
@@ -85,6 +86,8 @@ export class ActorSystem implements ActivationHost {
   readonly deadLetters: DeadLetterSink;
   readonly reminderStore: ReminderStore;
   readonly registry: Registry;
+  /** Every activation's timers, in one heap with one Node timer. */
+  readonly timers = new TimerQueue();
   epoch: number;
   now = Date.now();
 

@@ -12,7 +12,11 @@ export type DeviceMessage =
     }
   /** Query: the live status (the gateway reads devices through this). */
   | { readonly type: 'status' }
-  /** Internal: the silence timer fired. */
+  /**
+   * Internal: the device's one timer fired (silence check, and the periodic snapshot). Also the
+   * wake-up `wakeDevices` sends: it activates the device (which then gets a full silence period)
+   * and otherwise only re-checks and re-arms the same timer.
+   */
   | { readonly type: 'checkOffline' };
 
 export interface MetricReading {
@@ -48,4 +52,30 @@ export interface DeviceTransition {
 
 export interface DeviceEventSink {
   transition(event: DeviceTransition): void;
+}
+
+/**
+ * The device row fields a device actor keeps current in the database (devices.status, last_seen,
+ * battery, firmware; rssi and snr for whoever wants them). Handed over at most once per snapshot
+ * period per device, at every transition, and on passivation: last_seen in the table lags by up
+ * to the snapshot period (the live value is the actor's status).
+ */
+export interface DeviceStatusReport {
+  readonly tenantId: string;
+  readonly deviceKey: string;
+  readonly online: boolean;
+  readonly lastSeen: number | null;
+  readonly battery: number | null;
+  readonly firmware: string | null;
+  readonly rssi: number | null;
+  readonly snr: number | null;
+}
+
+/**
+ * Receives status updates; called synchronously from the actor's turn, so an implementation
+ * buffers and writes in batches (keeping only the newest update per device). Errors it throws
+ * are logged and do not affect the actor.
+ */
+export interface DeviceStatusSink {
+  update(update: DeviceStatusReport): void;
 }
