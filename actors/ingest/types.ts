@@ -34,6 +34,7 @@ export type BadInputReason =
   | 'unknown-tenant'
   | 'unknown-device'
   | 'rate-limited'
+  | 'device-disabled'
   /** A metric key is empty, too long, has control characters, or collides after flattening. */
   | 'bad-key';
 
@@ -52,6 +53,7 @@ export const BAD_INPUT_REASONS = [
   'unknown-device',
   'rate-limited',
   'bad-key',
+  'device-disabled',
 ] as const satisfies readonly BadInputReason[];
 
 // Compile-time check that the list above names every reason.
