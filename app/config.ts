@@ -14,6 +14,23 @@ export interface GitoConfig {
   readonly mailboxCapacity: number;
   readonly shutdownTimeoutMs: number;
   readonly cluster: ClusterConfig;
+  readonly ingest: IngestConfig;
+}
+
+/** MQTT ingestion and device settings. */
+export interface IngestConfig {
+  /** External broker; undefined in `gito start` means the in-process broker. */
+  readonly mqttUrl: string | undefined;
+  /** Port of the in-process broker of `gito start`. */
+  readonly mqttPort: number;
+  /** GITO_MQTT_PORT was set: a taken port is an error rather than a reason to pick another. */
+  readonly mqttPortExplicit: boolean;
+  /** Shared-subscription group for `gito node` ('' subscribes directly). */
+  readonly mqttShareGroup: string;
+  readonly maxPayloadBytes: number;
+  readonly deviceRatePerSecond: number;
+  readonly deviceRateBurst: number;
+  readonly deviceOfflineAfterMs: number;
 }
 
 /** Settings of cluster mode (`gito node`); unused by the embedded default. */
@@ -122,6 +139,41 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: 'GITO_LIFECYCLE_LOG',
     default: '',
     description: 'Append activation events (JSON lines) here',
+  },
+  {
+    name: 'GITO_MQTT_URL',
+    default: '',
+    description: 'External MQTT broker (gito start: in-process when unset)',
+  },
+  {
+    name: 'GITO_MQTT_PORT',
+    default: '1883',
+    description: 'Port of the in-process broker of gito start',
+  },
+  {
+    name: 'GITO_MQTT_SHARE_GROUP',
+    default: 'gito',
+    description: "Shared-subscription group of gito node ('' = none)",
+  },
+  {
+    name: 'GITO_INGEST_MAX_PAYLOAD_BYTES',
+    default: '262144',
+    description: 'Largest telemetry payload accepted',
+  },
+  {
+    name: 'GITO_DEVICE_RATE_LIMIT',
+    default: '10',
+    description: 'Messages per second a device may send (sustained)',
+  },
+  {
+    name: 'GITO_DEVICE_RATE_BURST',
+    default: '20',
+    description: 'Messages a device may send in a burst',
+  },
+  {
+    name: 'GITO_DEVICE_OFFLINE_AFTER_MS',
+    default: '600000',
+    description: 'Silence after which a device is offline',
   },
 ];
 
@@ -241,6 +293,17 @@ export function loadConfig(
             }
           : undefined,
       lifecycleLog: env.GITO_LIFECYCLE_LOG || undefined,
+    },
+    ingest: {
+      mqttUrl: url('GITO_MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']),
+      mqttPort: int('GITO_MQTT_PORT', 1_883, 0, 65_535),
+      mqttPortExplicit: env.GITO_MQTT_PORT !== undefined,
+      mqttShareGroup:
+        rawEnv.GITO_MQTT_SHARE_GROUP === '' ? '' : (env.GITO_MQTT_SHARE_GROUP ?? 'gito'),
+      maxPayloadBytes: int('GITO_INGEST_MAX_PAYLOAD_BYTES', 262_144, 64, 16 * 1024 * 1024),
+      deviceRatePerSecond: int('GITO_DEVICE_RATE_LIMIT', 10, 1, 1_000_000),
+      deviceRateBurst: int('GITO_DEVICE_RATE_BURST', 20, 1, 10_000_000),
+      deviceOfflineAfterMs: int('GITO_DEVICE_OFFLINE_AFTER_MS', 600_000, 1_000, 30 * 86_400_000),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,59 +1,167 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Pool } from 'pg';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { startEmbeddedPostgres } from '../db/embedded.ts';
+import {
+  createPool,
+  PostgresDeadLetterSink,
+  PostgresReminderStore,
+  PostgresStateStore,
+  prepareDatabase,
+} from '../db/index.ts';
 import { buildGateway } from '../gateway/server.ts';
 import { ActorSystem } from '../runtime/index.ts';
 import type { GitoConfig } from './config.ts';
+import { startEmbeddedBroker } from './embedded-broker.ts';
+import { registerDevices, startIngestion } from './ingestion.ts';
 
 export interface RunningNode {
   readonly url: string;
+  readonly mqttUrl: string;
   readonly system: ActorSystem;
-  /** Graceful stop: stop taking requests, drain and passivate actors. Idempotent. */
+  /** Graceful stop: stop taking requests and telemetry, store what was accepted, save actors. */
   stop(): Promise<void>;
 }
 
+/** Tenant created on first start so that `npm run simulate` works out of the box. */
+export const DEMO_TENANT = 'demo';
+
 /**
- * The embedded default: one process hosting one node and the gateway, needing nothing installed.
- * Later stages add the in-process MQTT broker and embedded PostgreSQL here.
+ * The embedded default: one process with one node, the gateway, an in-process MQTT broker and an
+ * embedded PostgreSQL (PGlite over the wire protocol, data under GITO_DATA_DIR). Setting
+ * GITO_DATABASE_URL or GITO_MQTT_URL swaps either for an external one.
  */
 export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
   const logger = pino({ level: config.logLevel, base: { node: config.nodeId, host: hostname() } });
   const registry = new Registry();
   registry.setDefaultLabels({ node: config.nodeId });
   collectDefaultMetrics({ register: registry });
-
-  const system = new ActorSystem({
-    nodeId: config.nodeId,
-    logger: logger.child({ component: 'runtime' }),
-    registry,
-    idleTimeoutMs: config.actorIdleTimeoutMs,
-    defaultAskTimeoutMs: config.askTimeoutMs,
-    mailboxCapacity: config.mailboxCapacity,
-  });
-
-  const gateway = await buildGateway({
-    logger: logger.child({ component: 'gateway' }),
-    registry,
-    nodeId: config.nodeId,
-    readiness: {
-      runtime: async () => {
-        if (system.stopping) throw new Error('actor system is shutting down');
-      },
-    },
-  });
-  const url = await gateway.listen({ host: config.httpHost, port: config.httpPort });
-  logger.info({ url, pid: process.pid }, 'gito started (embedded default)');
-
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= (async () => {
-      logger.info('gito stopping');
-      await gateway.close();
-      await system.shutdown();
-      logger.info({ passivated: system.activeCount === 0 }, 'gito stopped');
-      logger.flush();
-    })();
-    return stopping;
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      await stop().catch((err: unknown) => logger.warn({ err: String(err) }, 'stop step failed'));
+    }
   };
-  return { url, system, stop };
+
+  try {
+    let databaseUrl = config.cluster.databaseUrl;
+    if (databaseUrl === undefined) {
+      const pg = await startEmbeddedPostgres({
+        dataDir: join(config.dataDir, 'pg'),
+        log: (m) => logger.info(m),
+      });
+      stops.push(() => pg.stop());
+      databaseUrl = pg.url;
+      logger.info(
+        { dataDir: join(config.dataDir, 'pg'), startupMs: pg.startupMs },
+        'embedded PostgreSQL ready',
+      );
+    }
+    const pool = createPool(databaseUrl);
+    stops.push(() => pool.end());
+    await prepareDatabase(pool, { log: (m) => logger.info(m) });
+    await ensureDemoTenant(pool);
+
+    const system = new ActorSystem({
+      nodeId: config.nodeId,
+      logger: logger.child({ component: 'runtime' }),
+      registry,
+      stateStore: new PostgresStateStore(pool),
+      reminderStore: new PostgresReminderStore(pool),
+      deadLetters: new PostgresDeadLetterSink(pool),
+      idleTimeoutMs: config.actorIdleTimeoutMs,
+      defaultAskTimeoutMs: config.askTimeoutMs,
+      mailboxCapacity: config.mailboxCapacity,
+    });
+    const statusWriter = registerDevices(system, pool, {
+      registry,
+      logger: logger.child({ component: 'devices' }),
+      offlineAfterMs: config.ingest.deviceOfflineAfterMs,
+    });
+    stops.push(() => statusWriter.close());
+    stops.push(() => system.shutdown());
+
+    let mqttUrl = config.ingest.mqttUrl;
+    if (mqttUrl === undefined) {
+      const broker = await startEmbeddedBroker({
+        host: config.httpHost,
+        port: config.ingest.mqttPort,
+        logger: logger.child({ component: 'broker' }),
+        fallbackToFreePort:
+          process.env.GITO_MQTT_PORT === undefined || process.env.GITO_MQTT_PORT === '',
+      });
+      stops.push(() => broker.stop());
+      mqttUrl = broker.url;
+    }
+    const ingestion = await startIngestion({
+      system,
+      pool,
+      registry,
+      logger: logger.child({ component: 'ingest' }),
+      config: config.ingest,
+      mqttUrl,
+      clientId: `gito-${config.nodeId}`,
+      // One consumer here; aedes does not implement shared subscriptions anyway.
+      shareGroup: undefined,
+    });
+    stops.push(() => ingestion.stop());
+
+    let last = '';
+    const statusTimer = setInterval(() => {
+      const line = JSON.stringify(ingestion.stats());
+      if (line === last) return;
+      last = line;
+      logger.info({ ingest: ingestion.stats(), actors: system.activeCount }, 'telemetry flowing');
+    }, 10_000);
+    statusTimer.unref();
+
+    const gateway = await buildGateway({
+      logger: logger.child({ component: 'gateway' }),
+      registry,
+      nodeId: config.nodeId,
+      readiness: {
+        database: async () => {
+          await pool.query('select 1');
+        },
+        runtime: async () => {
+          if (system.stopping) throw new Error('actor system is shutting down');
+        },
+      },
+      status: () => ({
+        node: config.nodeId,
+        actors: system.activeCount,
+        ingest: ingestion.stats(),
+        mqtt: mqttUrl,
+      }),
+    });
+    const url = await gateway.listen({ host: config.httpHost, port: config.httpPort });
+    stops.push(() => gateway.close());
+    logger.info({ url, mqtt: mqttUrl, pid: process.pid }, 'gito started (embedded default)');
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        logger.info('gito stopping');
+        clearInterval(statusTimer);
+        await stopAll();
+        logger.info({ passivated: system.activeCount === 0 }, 'gito stopped');
+        logger.flush();
+      })();
+      return stopping;
+    };
+    return { url, mqttUrl, system, stop };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function ensureDemoTenant(pool: Pool): Promise<void> {
+  await pool.query(
+    `INSERT INTO tenants (id, name, auto_provision_devices) VALUES ($1, 'Demo', true)
+     ON CONFLICT (id) DO NOTHING`,
+    [DEMO_TENANT],
+  );
 }

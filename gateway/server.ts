@@ -8,6 +8,8 @@ export interface GatewayDependencies {
   /** Checks run by /readyz; each resolves when its dependency is usable. */
   readonly readiness: Record<string, () => Promise<void>>;
   readonly nodeId: string;
+  /** What `GET /status` reports (counts for operators and the simulator). */
+  readonly status?: () => Record<string, unknown>;
 }
 
 /**
@@ -55,6 +57,9 @@ export async function buildGateway(deps: GatewayDependencies) {
     }
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
+
+  const status = deps.status;
+  if (status !== undefined) app.get('/status', async () => status());
 
   app.get('/metrics', async (_request, reply) => {
     reply.type(deps.registry.contentType);

@@ -118,6 +118,29 @@ export class MqttSource {
     }
   }
 
+  /** Stop reading from the broker (TCP backpressure: the broker holds the messages). */
+  pause(): void {
+    this.client?.stream?.pause();
+  }
+
+  resume(): void {
+    this.client?.stream?.resume();
+  }
+
+  /**
+   * Drops and re-opens the connection: the broker then redelivers every message this node has
+   * not acknowledged (used after a storage failure, since a broker redelivers only on reconnect).
+   */
+  reconnect(): void {
+    const client = this.client;
+    if (client === undefined) return;
+    this.options.logger.warn(
+      {},
+      'reconnecting to the broker to have unstored messages redelivered',
+    );
+    client.reconnect();
+  }
+
   counts(): { received: number; acked: number } {
     return { ...this.stats };
   }

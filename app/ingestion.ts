@@ -1,0 +1,145 @@
+import type { Pool } from 'pg';
+import { Counter, type Registry } from 'prom-client';
+import { createDeviceActor } from '../actors/device/index.ts';
+import type { DeviceTransition } from '../actors/device/types.ts';
+import { BadInputCounter, registerIngestMetrics } from '../actors/ingest/bad-input.ts';
+import { MqttSource } from '../actors/ingest/mqtt/source.ts';
+import { IngestPipeline } from '../actors/ingest/pipeline.ts';
+import { KeyedRateLimiter } from '../actors/ingest/rate-limit.ts';
+import { TELEMETRY_TOPICS } from '../actors/ingest/topics.ts';
+import { DEFAULT_LIMITS } from '../actors/ingest/types.ts';
+import { DeviceDirectory } from '../db/devices/directory.ts';
+import { DeviceStatusWriter } from '../db/devices/status-writer.ts';
+import { registerTelemetryMetrics } from '../db/telemetry/metrics.ts';
+import { TelemetryRetentionJob } from '../db/telemetry/retention-job.ts';
+import { TelemetryWriter } from '../db/telemetry/writer.ts';
+import type { ActorSystem, Logger } from '../runtime/index.ts';
+import type { IngestConfig } from './config.ts';
+
+export interface Ingestion {
+  readonly pipeline: IngestPipeline;
+  readonly counter: BadInputCounter;
+  readonly writer: TelemetryWriter;
+  /** Counts for a status line or endpoint. */
+  stats(): {
+    accepted: number;
+    rejected: number;
+    throttled: number;
+    rowsWritten: number;
+    buffered: number;
+  };
+  /** Stops reading, stores what was accepted (acknowledging it), then disconnects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Registers the device actor kind, with its transitions counted and logged and its status
+ * written to the devices table in batches. Call before the system handles messages.
+ */
+export function registerDevices(
+  system: ActorSystem,
+  pool: Pool,
+  options: { registry: Registry; logger: Logger; offlineAfterMs: number },
+): DeviceStatusWriter {
+  const statusWriter = new DeviceStatusWriter(pool);
+  const transitions = new Counter({
+    name: 'gito_device_transitions_total',
+    help: 'Device online/offline transitions, by new state',
+    labelNames: ['to'],
+    registers: [options.registry],
+  });
+  const events = {
+    transition(e: DeviceTransition) {
+      transitions.inc({ to: e.online ? 'online' : 'offline' });
+      options.logger.debug(
+        { tenant: e.tenantId, device: e.deviceKey, online: e.online, reason: e.reason },
+        'device transition',
+      );
+    },
+  };
+  system.register(
+    createDeviceActor({ offlineAfterMs: options.offlineAfterMs, events, statusSink: statusWriter }),
+  );
+  return statusWriter;
+}
+
+/** Ingestion of one node: MQTT source -> pipeline -> telemetry writer and device actors. */
+export async function startIngestion(setup: {
+  readonly system: ActorSystem;
+  readonly pool: Pool;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly config: IngestConfig;
+  readonly mqttUrl: string;
+  readonly clientId: string;
+  /** Shared-subscription group; undefined subscribes directly (one consumer, e.g. aedes). */
+  readonly shareGroup: string | undefined;
+}): Promise<Ingestion> {
+  const { system, pool, registry, logger, config } = setup;
+  const counter = new BadInputCounter();
+  registerIngestMetrics(registry, counter);
+  const writer = new TelemetryWriter(pool);
+  registerTelemetryMetrics(registry, writer);
+  const retention = new TelemetryRetentionJob(pool, {
+    log: (m) => logger.info({}, m),
+    onRun: () => writer.invalidateRange(),
+  });
+  await retention
+    .start()
+    .catch((err: unknown) => logger.warn({ err: String(err) }, 'retention job failed; will retry'));
+  const directory = new DeviceDirectory(pool);
+
+  let source: MqttSource | undefined;
+  let lastReconnect = 0;
+  const pipeline = new IngestPipeline({
+    directory,
+    rows: writer,
+    deliver: (target, message) => system.tell(target, message),
+    counter,
+    logger,
+    rateLimiter: new KeyedRateLimiter({
+      ratePerSecond: config.deviceRatePerSecond,
+      burst: config.deviceRateBurst,
+    }),
+    limits: { ...DEFAULT_LIMITS, maxPayloadBytes: config.maxPayloadBytes },
+    onStoreFailure: () => {
+      // Unstored messages stay unacknowledged; a broker redelivers them only on reconnect.
+      if (Date.now() - lastReconnect < 5_000) return;
+      lastReconnect = Date.now();
+      setTimeout(() => source?.reconnect(), 1_000).unref();
+    },
+  });
+  source = new MqttSource({
+    url: setup.mqttUrl,
+    clientId: setup.clientId,
+    topics: TELEMETRY_TOPICS,
+    ...(setup.shareGroup === undefined ? {} : { shareGroup: setup.shareGroup }),
+    logger,
+    onMessage: (m) => pipeline.handle(m.topic, m.payload, m.receivedAt, m.ack),
+  });
+  pipeline.onPause((paused) => (paused ? source?.pause() : source?.resume()));
+  await source.start();
+
+  const stats = () => ({
+    accepted: counter.accepted,
+    rejected: counter.rejected,
+    throttled: counter.throttled,
+    rowsWritten: writer.stats.rowsWritten,
+    buffered: writer.buffered,
+  });
+  return {
+    pipeline,
+    counter,
+    writer,
+    stats,
+    stop: async () => {
+      source?.pause();
+      const deadline = Date.now() + 5_000;
+      while (pipeline.inFlight > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      await writer.close();
+      await source?.stop();
+      retention.stop();
+    },
+  };
+}
