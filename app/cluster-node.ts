@@ -17,6 +17,7 @@ import { buildGateway, type Gateway } from '../gateway/server.ts';
 import type { ActorSystem } from '../runtime/index.ts';
 import { type NodeStats, nodeStatsKey } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
+import { registerDevices, startIngestion } from './ingestion.ts';
 
 export interface ClusterNodeExtensions {
   /** Register actor kinds beyond the built-in ones (tests, plugins). */
@@ -95,6 +96,11 @@ export async function startClusterNode(
     registry,
   });
   epochOf = () => node.currentEpoch;
+  const statusWriter = registerDevices(node.system, pool, {
+    registry,
+    logger: logger.child({ component: 'devices' }),
+    offlineAfterMs: config.ingest.deviceOfflineAfterMs,
+  });
   extensions.register?.(node.system);
   if (cluster.lifecycleLog !== undefined) {
     const file = cluster.lifecycleLog;
@@ -103,6 +109,26 @@ export async function startClusterNode(
   }
 
   const { address } = await node.start();
+
+  // Telemetry: every node subscribes with a shared subscription, so the broker splits the stream;
+  // each reading is stored by the node that received it and routed to its device's owner.
+  const mqttUrl = config.ingest.mqttUrl;
+  const ingestion =
+    mqttUrl === undefined
+      ? undefined
+      : await startIngestion({
+          system: node.system,
+          pool,
+          registry,
+          logger: logger.child({ component: 'ingest' }),
+          config: config.ingest,
+          mqttUrl,
+          clientId: `gito-${cluster.name}-${config.nodeId}`,
+          shareGroup:
+            config.ingest.mqttShareGroup === '' ? undefined : config.ingest.mqttShareGroup,
+        });
+  if (ingestion === undefined)
+    logger.warn('GITO_MQTT_URL is not set: this node ingests no MQTT telemetry');
 
   const statsRedis = new Redis(redisUrl, {
     lazyConnect: true,
@@ -148,6 +174,13 @@ export async function startClusterNode(
         if (!node.settled) throw new Error('cluster handoff in progress or not a member');
       },
     },
+    status: () => ({
+      node: config.nodeId,
+      epoch: node.currentEpoch,
+      settled: node.settled,
+      actors: node.system.activeCount,
+      ...(ingestion === undefined ? {} : { ingest: ingestion.stats() }),
+    }),
   });
   extensions.routes?.(gateway, node);
   const httpUrl = await gateway.listen({ host: config.httpHost, port: config.httpPort });
@@ -159,7 +192,9 @@ export async function startClusterNode(
       logger.info('gito node leaving the cluster');
       clearInterval(statsTimer);
       await gateway.close();
+      await ingestion?.stop();
       await node.leave();
+      await statusWriter.close();
       await statsRedis.del(nodeStatsKey(cluster.name, config.nodeId)).catch(() => undefined);
       statsRedis.disconnect();
       await pool.end();

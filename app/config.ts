@@ -31,6 +31,8 @@ export interface IngestConfig {
   readonly deviceRatePerSecond: number;
   readonly deviceRateBurst: number;
   readonly deviceOfflineAfterMs: number;
+  /** Longest a telemetry row waits for its batch to be written. */
+  readonly flushMs: number;
 }
 
 /** Settings of cluster mode (`gito node`); unused by the embedded default. */
@@ -175,6 +177,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: '600000',
     description: 'Silence after which a device is offline',
   },
+  {
+    name: 'GITO_INGEST_FLUSH_MS',
+    default: '20',
+    description: 'Longest a reading waits for its batch to be written',
+  },
 ];
 
 export class ConfigError extends Error {
@@ -304,6 +311,7 @@ export function loadConfig(
       deviceRatePerSecond: int('GITO_DEVICE_RATE_LIMIT', 10, 1, 1_000_000),
       deviceRateBurst: int('GITO_DEVICE_RATE_BURST', 20, 1, 10_000_000),
       deviceOfflineAfterMs: int('GITO_DEVICE_OFFLINE_AFTER_MS', 600_000, 1_000, 30 * 86_400_000),
+      flushMs: int('GITO_INGEST_FLUSH_MS', 20, 0, 60_000),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

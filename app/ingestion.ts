@@ -78,7 +78,7 @@ export async function startIngestion(setup: {
   const { system, pool, registry, logger, config } = setup;
   const counter = new BadInputCounter();
   registerIngestMetrics(registry, counter);
-  const writer = new TelemetryWriter(pool);
+  const writer = new TelemetryWriter(pool, { maxDelayMs: config.flushMs });
   registerTelemetryMetrics(registry, writer);
   const retention = new TelemetryRetentionJob(pool, {
     log: (m) => logger.info({}, m),
@@ -133,13 +133,24 @@ export async function startIngestion(setup: {
     writer,
     stats,
     stop: async () => {
-      source?.pause();
+      // Planned stop: leave the shared subscription first (a session that stays subscribed while
+      // offline would keep receiving its share of the stream), store and acknowledge what
+      // arrived, then disconnect.
+      await source?.unsubscribe();
       const deadline = Date.now() + 5_000;
-      while (pipeline.inFlight > 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 10));
+      let quietSince = Date.now();
+      let last = counter.accepted + counter.rejected + counter.throttled;
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        const seen = counter.accepted + counter.rejected + counter.throttled;
+        if (seen !== last || pipeline.inFlight > 0) {
+          last = seen;
+          quietSince = Date.now();
+        } else if (Date.now() - quietSince >= 100) break;
+      }
       await writer.close();
       await source?.stop();
-      retention.stop();
+      await retention.stop();
     },
   };
 }

@@ -149,6 +149,25 @@ export class MqttSource {
     return this.client?.connected ?? false;
   }
 
+  /**
+   * Leaves the (shared) subscription, so the broker stops routing new messages to this node,
+   * while messages already sent keep arriving and can still be stored and acknowledged.
+   */
+  async unsubscribe(): Promise<void> {
+    const client = this.client;
+    if (client === undefined || !client.connected) return;
+    const o = this.options;
+    const filters = o.topics.map((t) =>
+      o.shareGroup === undefined ? t : `$share/${o.shareGroup}/${t}`,
+    );
+    await client.unsubscribeAsync(filters).catch((err: unknown) => {
+      o.logger.warn(
+        { err: String(err) },
+        'unsubscribe failed; the broker keeps routing to our session',
+      );
+    });
+  }
+
   /** Disconnects, keeping the session (unacknowledged messages stay with the broker). */
   async stop(): Promise<void> {
     const client = this.client;

@@ -87,6 +87,8 @@ export class ProcessCluster {
           GITO_MISSED_HEARTBEATS: '4',
           GITO_LIFECYCLE_LOG: lifecycleLog,
           GITO_LOG_LEVEL: 'info',
+          // Each test cluster its own share group: sessions of killed nodes stay in theirs.
+          GITO_MQTT_SHARE_GROUP: this.name,
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -146,6 +148,13 @@ export class ProcessCluster {
       settled: boolean;
       members: string[];
       active: number;
+    };
+  }
+
+  async status(node: NodeProcess): Promise<{ actors: number; ingest: Record<string, number> }> {
+    return (await httpJson(`${node.httpUrl}/status`, 'GET')) as {
+      actors: number;
+      ingest: Record<string, number>;
     };
   }
 
