@@ -17,7 +17,7 @@ describe('TimerQueue (all actor timers in one heap)', () => {
         (delays) => {
           const queue = new TimerQueue();
           const fired: number[] = [];
-          delays.forEach((d, i) => queue.schedule(`t${i}`, d, 0, () => fired.push(d)));
+          for (const [i, d] of delays.entries()) queue.schedule(`t${i}`, d, 0, () => fired.push(d));
           vi.advanceTimersByTime(10_001);
           expect(fired).toEqual([...delays].sort((a, b) => a - b));
           expect(queue.size).toBe(0);

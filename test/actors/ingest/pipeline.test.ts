@@ -142,7 +142,12 @@ describe('IngestPipeline', () => {
     const failures: Error[] = [];
     const pipeline = new IngestPipeline({
       directory,
-      rows: { add: (_row, done) => (setImmediate(() => done(new Error('database down'))), true) },
+      rows: {
+        add: (_row, done) => {
+          setImmediate(() => done(new Error('database down')));
+          return true;
+        },
+      },
       deliver: () => {},
       counter: new BadInputCounter(),
       logger: silentLogger,
