@@ -17,7 +17,7 @@ import { buildGateway, type Gateway } from '../gateway/server.ts';
 import type { ActorSystem } from '../runtime/index.ts';
 import { type NodeStats, nodeStatsKey } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
-import { registerDevices, startIngestion } from './ingestion.ts';
+import { type Ingestion, registerDevices, startIngestion } from './ingestion.ts';
 
 export interface ClusterNodeExtensions {
   /** Register actor kinds beyond the built-in ones (tests, plugins). */
@@ -108,12 +108,37 @@ export async function startClusterNode(
     node.system.onLifecycle((e) => appendFileSync(file, `${JSON.stringify(e)}\n`));
   }
 
+  // Everything is built before the node joins: work done right after joining would delay the
+  // handoff the other members wait for. /readyz answers 503 until the node is settled.
+  let ingestion: Ingestion | undefined;
+  const gateway = await buildGateway({
+    logger: logger.child({ component: 'gateway' }),
+    registry,
+    nodeId: config.nodeId,
+    readiness: {
+      database: async () => {
+        await pool.query('select 1');
+      },
+      cluster: async () => {
+        if (!node.settled) throw new Error('cluster handoff in progress or not a member');
+      },
+    },
+    status: () => ({
+      node: config.nodeId,
+      epoch: node.currentEpoch,
+      settled: node.settled,
+      actors: node.system.activeCount,
+      ...(ingestion === undefined ? {} : { ingest: ingestion.stats() }),
+    }),
+  });
+  extensions.routes?.(gateway, node);
+  const httpUrl = await gateway.listen({ host: config.httpHost, port: config.httpPort });
   const { address } = await node.start();
 
   // Telemetry: every node subscribes with a shared subscription, so the broker splits the stream;
   // each reading is stored by the node that received it and routed to its device's owner.
   const mqttUrl = config.ingest.mqttUrl;
-  const ingestion =
+  ingestion =
     mqttUrl === undefined
       ? undefined
       : await startIngestion({
@@ -162,28 +187,6 @@ export async function startClusterNode(
   statsTimer.unref();
   publishStats();
 
-  const gateway = await buildGateway({
-    logger: logger.child({ component: 'gateway' }),
-    registry,
-    nodeId: config.nodeId,
-    readiness: {
-      database: async () => {
-        await pool.query('select 1');
-      },
-      cluster: async () => {
-        if (!node.settled) throw new Error('cluster handoff in progress or not a member');
-      },
-    },
-    status: () => ({
-      node: config.nodeId,
-      epoch: node.currentEpoch,
-      settled: node.settled,
-      actors: node.system.activeCount,
-      ...(ingestion === undefined ? {} : { ingest: ingestion.stats() }),
-    }),
-  });
-  extensions.routes?.(gateway, node);
-  const httpUrl = await gateway.listen({ host: config.httpHost, port: config.httpPort });
   logger.info({ httpUrl, grpc: address, epoch: node.currentEpoch }, 'gito node started');
 
   let stopping: Promise<void> | undefined;

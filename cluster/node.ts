@@ -169,15 +169,33 @@ export class ClusterNode implements Router, TransportHandler {
 
   isLocal(id: ActorId): boolean {
     if (this.leaving) return this.system.isActive(id);
-    if (this.table.ownerOf(id) === this.nodeId) {
+    if (this.ownerOfCached(id) === this.nodeId) {
       return this.hosting && (this.handoff.settled || !this.handoff.isPending(id));
     }
     // Moving away: still resident here until passivated; its queue is forwarded after the save.
     return this.system.isActive(id);
   }
 
-  forward(id: ActorId, message: Message, reply: ReplyHandle | undefined): void {
+  /**
+   * The runtime asks isLocal and then, for a remote target, forward: both need the owner of the
+   * same identity, and hashing it is the main cost of routing, so the last answer is kept.
+   */
+  private ownerOfCached(id: ActorId): string {
+    if (id === this.lastRoutedId && this.table === this.lastRoutedTable)
+      return this.lastRoutedOwner;
     const owner = this.table.ownerOf(id);
+    this.lastRoutedId = id;
+    this.lastRoutedOwner = owner;
+    this.lastRoutedTable = this.table;
+    return owner;
+  }
+
+  private lastRoutedId: ActorId = '';
+  private lastRoutedOwner = '';
+  private lastRoutedTable: PlacementTable | undefined;
+
+  forward(id: ActorId, message: Message, reply: ReplyHandle | undefined): void {
+    const owner = this.ownerOfCached(id);
     if (owner === this.nodeId) {
       this.hold(id, message, reply);
       return;
@@ -197,13 +215,14 @@ export class ClusterNode implements Router, TransportHandler {
     const peer = this.members.get(owner);
     if (peer === undefined) throw new Error(`no address for node ${owner} (target ${target})`);
     const bytes = encodeMessage(message);
-    this.stats.remoteSent++;
     if (reply === undefined) {
       this.transport.send(peer, {
         tell: { target, message: bytes, senderNode: this.nodeId, hops, epoch: this.epoch },
       });
+      this.stats.remoteSent++;
       return;
     }
+    this.stats.remoteSent++;
     if (reply instanceof RemoteReply) {
       // Forwarding someone else's ask: keep its origin and correlation so the owner answers the
       // asker directly instead of through us.

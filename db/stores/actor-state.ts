@@ -44,6 +44,11 @@ export class PostgresStateStore implements StateStore {
     { id: ActorId; json: string | null; epoch: number; expected: number },
     number | null
   >((items) => this.saveBatch(items));
+  /** First saves (expected version 0): the row may be missing or only claimed. */
+  private readonly firstSaves = new Batcher<
+    { id: ActorId; json: string | null; epoch: number; expected: number },
+    number | null
+  >((items) => this.firstSaveBatch(items));
 
   constructor(private readonly pool: Pool) {}
 
@@ -98,15 +103,14 @@ export class PostgresStateStore implements StateStore {
     checkNumber('epoch', fence.epoch);
     checkNumber('expectedVersion', fence.expectedVersion);
     const json = toJsonText(state);
-    if (fence.expectedVersion > 0) {
-      const version = await this.saves.add({
-        id,
-        json,
-        epoch: fence.epoch,
-        expected: fence.expectedVersion,
-      });
-      if (version !== null) return version;
-    }
+    const batcher = fence.expectedVersion > 0 ? this.saves : this.firstSaves;
+    const version = await batcher.add({
+      id,
+      json,
+      epoch: fence.epoch,
+      expected: fence.expectedVersion,
+    });
+    if (version !== null) return version;
     return this.saveOne(id, json, fence);
   }
 
@@ -126,6 +130,31 @@ export class PostgresStateStore implements StateStore {
         unique.map((i) => items[i]!.json),
         unique.map((i) => items[i]!.epoch),
         unique.map((i) => items[i]!.expected),
+      ],
+    );
+    const byId = new Map(rows.map((r) => [r.identity, Number(r.version)]));
+    const out: Array<number | null> = items.map(() => null);
+    for (const i of unique) out[i] = byId.get(items[i]!.id) ?? null;
+    return out;
+  }
+
+  private async firstSaveBatch(
+    items: Array<{ id: ActorId; json: string | null; epoch: number; expected: number }>,
+  ): Promise<Array<number | null>> {
+    const unique = uniqueIndexes(items.map((i) => i.id));
+    if (unique.length === 0) return items.map(() => null);
+    const { rows } = await this.pool.query<{ identity: string; version: string }>(
+      `INSERT INTO actor_state AS s (identity, state, epoch, version)
+       SELECT v.identity, v.state::jsonb, v.epoch, 1
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(identity, state, epoch)
+       ON CONFLICT (identity) DO UPDATE
+         SET state = excluded.state, epoch = excluded.epoch, version = s.version + 1, updated_at = now()
+         WHERE s.epoch <= excluded.epoch AND s.version = 0
+       RETURNING s.identity, s.version::text AS version`,
+      [
+        unique.map((i) => items[i]!.id),
+        unique.map((i) => items[i]!.json),
+        unique.map((i) => items[i]!.epoch),
       ],
     );
     const byId = new Map(rows.map((r) => [r.identity, Number(r.version)]));
