@@ -17,7 +17,7 @@ import { buildGateway, type Gateway } from '../gateway/server.ts';
 import type { ActorSystem } from '../runtime/index.ts';
 import { type NodeStats, nodeStatsKey } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
-import { type Ingestion, registerDevices, startIngestion } from './ingestion.ts';
+import { type Ingestion, registerDevices, startDeviceWaker, startIngestion } from './ingestion.ts';
 
 export interface ClusterNodeExtensions {
   /** Register actor kinds beyond the built-in ones (tests, plugins). */
@@ -155,6 +155,21 @@ export async function startClusterNode(
   if (ingestion === undefined)
     logger.warn('GITO_MQTT_URL is not set: this node ingests no MQTT telemetry');
 
+  // Wake the devices this node owns that were last seen online, once it hosts and every 5 min
+  // (covers restarts and identities that moved here while silent).
+  const waker = startDeviceWaker({
+    system: node.system,
+    pool,
+    logger,
+    owns: (id) => node.settled && node.ownerOf(id) === config.nodeId,
+  });
+  const wakeWhenSettled = setInterval(() => {
+    if (!node.settled) return;
+    clearInterval(wakeWhenSettled);
+    void waker.runNow();
+  }, 200);
+  wakeWhenSettled.unref();
+
   const statsRedis = new Redis(redisUrl, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -194,6 +209,8 @@ export async function startClusterNode(
     stopping ??= (async () => {
       logger.info('gito node leaving the cluster');
       clearInterval(statsTimer);
+      clearInterval(wakeWhenSettled);
+      waker.stop();
       await gateway.close();
       await ingestion?.stop();
       await node.leave();

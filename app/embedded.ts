@@ -15,7 +15,7 @@ import { buildGateway } from '../gateway/server.ts';
 import { ActorSystem } from '../runtime/index.ts';
 import type { GitoConfig } from './config.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
-import { registerDevices, startIngestion } from './ingestion.ts';
+import { registerDevices, startDeviceWaker, startIngestion } from './ingestion.ts';
 
 export interface RunningNode {
   readonly url: string;
@@ -107,6 +107,9 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
       shareGroup: undefined,
     });
     stops.push(() => ingestion.stop());
+    const waker = startDeviceWaker({ system, pool, logger, owns: () => true });
+    stops.push(async () => waker.stop());
+    void waker.runNow();
 
     let last = '';
     const statusTimer = setInterval(() => {

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { Counter, type Registry } from 'prom-client';
-import { createDeviceActor } from '../actors/device/index.ts';
+import { createDeviceActor, deviceActorId, wakeDevices } from '../actors/device/index.ts';
 import type { DeviceTransition } from '../actors/device/types.ts';
 import { BadInputCounter, registerIngestMetrics } from '../actors/ingest/bad-input.ts';
 import { MqttSource } from '../actors/ingest/mqtt/source.ts';
@@ -153,4 +153,61 @@ export async function startIngestion(setup: {
       await retention.stop();
     },
   };
+}
+
+/**
+ * Devices are actors, activated by their messages; a device that went silent while its node was
+ * down, or while it moved to another node, would never be activated again and so never declared
+ * offline. This job wakes, on this node, every device the database last saw online (the device
+ * actor then applies its startup grace and declares it offline only after a full silence period).
+ * It runs once the node hosts actors and then every `everyMs`.
+ */
+export function startDeviceWaker(options: {
+  readonly system: ActorSystem;
+  readonly pool: Pool;
+  readonly logger: Logger;
+  /** True when this node should wake the identity (its owner); every device on one node. */
+  readonly owns: (actor: string) => boolean;
+  readonly everyMs?: number;
+}): { stop(): void; runNow(): Promise<number> } {
+  const { system, pool, logger, owns } = options;
+  let running: Promise<number> | undefined;
+  const run = async (): Promise<number> => {
+    let woken = 0;
+    let after = 0;
+    for (;;) {
+      const { rows } = await pool.query<{ id: string; tenant_id: string; external_id: string }>(
+        `SELECT id, tenant_id, external_id FROM devices
+          WHERE status = 'online' AND enabled AND id > $1 ORDER BY id LIMIT 5000`,
+        [after],
+      );
+      if (rows.length === 0) break;
+      after = Number(rows[rows.length - 1]!.id);
+      const byTenant = new Map<string, string[]>();
+      for (const r of rows) {
+        if (!owns(deviceActorId(r.tenant_id, r.external_id))) continue;
+        const keys = byTenant.get(r.tenant_id) ?? [];
+        keys.push(r.external_id);
+        byTenant.set(r.tenant_id, keys);
+      }
+      for (const [tenant, keys] of byTenant) woken += wakeDevices(system, tenant, keys);
+      await system.whenIdle();
+    }
+    if (woken > 0) logger.info({ woken }, 'woke devices last seen online');
+    return woken;
+  };
+  const runNow = () => {
+    running ??= run()
+      .catch((err: unknown) => {
+        logger.warn({ err: String(err) }, 'waking devices failed; will retry');
+        return 0;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  const timer = setInterval(() => void runNow(), options.everyMs ?? 300_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer), runNow };
 }
