@@ -1,8 +1,5 @@
 import { appendFileSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import pino from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { RedisMembership } from '../cluster/membership/index.ts';
 import { ClusterNode } from '../cluster/node.ts';
 import { Transport } from '../cluster/transport/index.ts';
@@ -18,6 +15,7 @@ import type { ActorSystem } from '../runtime/index.ts';
 import { type NodeStats, nodeStatsKey } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
 import { type Ingestion, registerDevices, startDeviceWaker, startIngestion } from './ingestion.ts';
+import { createObservability, databaseReady } from './observability.ts';
 
 export interface ClusterNodeExtensions {
   /** Register actor kinds beyond the built-in ones (tests, plugins). */
@@ -40,10 +38,7 @@ export async function startClusterNode(
   extensions: ClusterNodeExtensions = {},
 ): Promise<RunningClusterNode> {
   const { redisUrl, databaseUrl } = requireClusterServices(config);
-  const logger = pino({ level: config.logLevel, base: { node: config.nodeId, host: hostname() } });
-  const registry = new Registry();
-  registry.setDefaultLabels({ node: config.nodeId });
-  collectDefaultMetrics({ register: registry });
+  const { logger, registry } = createObservability(config);
 
   const pool = createPool(databaseUrl);
   await prepareDatabase(pool, { log: (m) => logger.info(m) });
@@ -116,9 +111,7 @@ export async function startClusterNode(
     registry,
     nodeId: config.nodeId,
     readiness: {
-      database: async () => {
-        await pool.query('select 1');
-      },
+      database: databaseReady(pool),
       cluster: async () => {
         if (!node.settled) throw new Error('cluster handoff in progress or not a member');
       },

@@ -1,8 +1,5 @@
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
-import pino from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startEmbeddedPostgres } from '../db/embedded.ts';
 import {
   createPool,
@@ -16,6 +13,7 @@ import { ActorSystem } from '../runtime/index.ts';
 import type { GitoConfig } from './config.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { registerDevices, startDeviceWaker, startIngestion } from './ingestion.ts';
+import { createObservability, databaseReady } from './observability.ts';
 
 export interface RunningNode {
   readonly url: string;
@@ -34,10 +32,7 @@ export const DEMO_TENANT = 'demo';
  * GITO_DATABASE_URL or GITO_MQTT_URL swaps either for an external one.
  */
 export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
-  const logger = pino({ level: config.logLevel, base: { node: config.nodeId, host: hostname() } });
-  const registry = new Registry();
-  registry.setDefaultLabels({ node: config.nodeId });
-  collectDefaultMetrics({ register: registry });
+  const { logger, registry } = createObservability(config);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -125,9 +120,7 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
       registry,
       nodeId: config.nodeId,
       readiness: {
-        database: async () => {
-          await pool.query('select 1');
-        },
+        database: databaseReady(pool),
         runtime: async () => {
           if (system.stopping) throw new Error('actor system is shutting down');
         },
