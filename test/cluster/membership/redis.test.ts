@@ -121,7 +121,11 @@ describe('RedisMembership', () => {
     expect(elapsed).toBeGreaterThanOrEqual(400 - 100 - 20);
     expect(ids(nodes[0]!.current())).toEqual(['n1', 'n3']);
     // Both survivors settle on one epoch (a reap by each may land a moment apart).
-    await waitFor('same epoch', () => nodes[0]!.current().epoch === nodes[2]!.current().epoch, 5000);
+    await waitFor(
+      'same epoch',
+      () => nodes[0]!.current().epoch === nodes[2]!.current().epoch,
+      5000,
+    );
     expect(ids(nodes[2]!.current())).toEqual(['n1', 'n3']);
   });
 

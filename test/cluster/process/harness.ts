@@ -6,6 +6,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
 
 export interface NodeProcess {
   readonly id: string;
@@ -257,6 +258,21 @@ export class ProcessCluster {
     );
     this.nodes.clear();
     rmSync(this.dir, { recursive: true, force: true });
+    // Killed nodes leave their membership and stats keys behind: leave Redis as we found it.
+    const redis = new Redis(this.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${this.name}}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    } catch {
+      // Redis restarted or gone (the Redis-restart test stops its own): nothing left to clean.
+    } finally {
+      redis.disconnect();
+    }
   }
 }
 
