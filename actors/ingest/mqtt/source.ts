@@ -22,6 +22,12 @@ export interface MqttSourceOptions {
   readonly protocolVersion?: 4 | 5;
   readonly logger: Logger;
   readonly onMessage: (message: IncomingMessage) => void;
+  /**
+   * Received but not yet acknowledged messages this node may hold before it stops reading from
+   * the broker (TCP backpressure; the broker queues). Default 20,000. Mosquitto's
+   * max_inflight_messages does not bound this for a subscriber that acknowledges in order.
+   */
+  readonly maxUnacked?: number;
 }
 
 interface PacketSender {
@@ -46,6 +52,9 @@ export class MqttSource {
   private client: MqttClient | undefined;
   private readonly deferred = new Error('gito: acknowledgement deferred until stored');
   private stats = { received: 0, acked: 0 };
+  private unacked = 0;
+  private throttled = false;
+  private externallyPaused = false;
 
   constructor(private readonly options: MqttSourceOptions) {}
 
@@ -56,6 +65,8 @@ export class MqttSource {
       clean: false,
       protocolVersion: o.protocolVersion ?? 4,
       reconnectPeriod: 1_000,
+      // mqtt.js formats a debug line for every packet unless given a logger; we log ourselves.
+      log: () => {},
       connectTimeout: 10_000,
       ...(o.username === undefined ? {} : { username: o.username }),
       ...(o.password === undefined ? {} : { password: o.password }),
@@ -68,10 +79,20 @@ export class MqttSource {
       if (packet.cmd === 'publish' && packet.qos === 1) {
         const messageId = packet.messageId!;
         let acked = false;
+        this.unacked++;
+        if (!this.throttled && this.unacked >= this.maxUnacked) {
+          this.throttled = true;
+          this.applyPause();
+        }
         const ack = () => {
           if (acked) return;
           acked = true;
           this.stats.acked++;
+          this.unacked--;
+          if (this.throttled && this.unacked <= this.maxUnacked / 2) {
+            this.throttled = false;
+            this.applyPause();
+          }
           if (client.connected) sender._sendPacket({ cmd: 'puback', messageId });
           // Not connected: the broker will redeliver this message on reconnect; we store it again
           // (idempotently, the telemetry table ignores duplicates) and acknowledge that copy.
@@ -120,11 +141,24 @@ export class MqttSource {
 
   /** Stop reading from the broker (TCP backpressure: the broker holds the messages). */
   pause(): void {
-    this.client?.stream?.pause();
+    this.externallyPaused = true;
+    this.applyPause();
   }
 
   resume(): void {
-    this.client?.stream?.resume();
+    this.externallyPaused = false;
+    this.applyPause();
+  }
+
+  private get maxUnacked(): number {
+    return this.options.maxUnacked ?? 20_000;
+  }
+
+  private applyPause(): void {
+    const stream = this.client?.stream;
+    if (stream === undefined) return;
+    if (this.throttled || this.externallyPaused) stream.pause();
+    else stream.resume();
   }
 
   /**
