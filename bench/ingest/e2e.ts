@@ -21,11 +21,11 @@ import { DeviceDirectory } from '../../db/devices/directory.ts';
 import { createTenant, registerDevices, simulatedDevices } from '../../db/devices/registry.ts';
 import { coveredRange } from '../../db/partitions.ts';
 import { TelemetryWriter } from '../../db/telemetry/writer.ts';
+import type { PrivateMosquitto } from '../../deploy/mosquitto/private-broker.ts';
 import { ActorSystem, type Logger } from '../../runtime/index.ts';
 import { log } from '../lib/report.ts';
 import { type CpuSplit, cpuSampler, gcPauseMs } from './cpu.ts';
 import { nowMs, type Publisher } from './lib.ts';
-import type { BenchMosquitto } from './mosquitto.ts';
 import { NoopStateStore } from './noop-store.ts';
 import { deviceKey, SHARE_GROUP, TENANT, TOPIC_FILTER } from './workload.ts';
 
@@ -82,7 +82,7 @@ const subscribeFilter = `$share/${SHARE_GROUP}/${TOPIC_FILTER}`;
 
 /** The ceiling: a subscriber that only counts (mqtt.js acknowledges each message at once). */
 export async function ceilingRound(
-  broker: BenchMosquitto,
+  broker: PrivateMosquitto,
   publisher: Publisher,
   order: Order,
   timeoutMs: number,
@@ -193,7 +193,7 @@ export class GitoIngest {
   }
 
   async round(
-    broker: BenchMosquitto,
+    broker: PrivateMosquitto,
     publisher: Publisher,
     order: Order,
     timeoutMs: number,

@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PrivateMosquitto } from '../../deploy/mosquitto/private-broker.ts';
 import { emit, INVERTED, log, machineInfo, QUICK, round, sig } from '../lib/report.ts';
 import type { DeviceBytesResult } from './device-bytes.ts';
 import { baseTs, ceilingRound, GitoIngest, type Order, type RoundResult } from './e2e.ts';
@@ -23,7 +24,6 @@ import {
   stopChild,
   track,
 } from './lib.ts';
-import { BenchMosquitto } from './mosquitto.ts';
 import { benchStore } from './store.ts';
 
 const envInt = (name: string, fallback: number) => {
@@ -59,7 +59,7 @@ log(
   `mode: ${QUICK ? 'quick (BENCH_QUICK=1)' : 'full'}; devices ${DEVICES}, ${MESSAGES} messages x ${ROUNDS} round(s), publisher window ${WINDOW}, store ${STORE_ROWS} rows x ${STORE_ROUNDS}, memory ${MEMORY_DEVICES} devices`,
 );
 
-let broker: BenchMosquitto | undefined;
+let broker: PrivateMosquitto | undefined;
 let db: ScratchDatabase | undefined;
 process.on('exit', () => {
   killChildrenNow();
@@ -119,7 +119,7 @@ async function startProfile(): Promise<{ stop(file: string): Promise<void> }> {
   };
 }
 
-async function runE2e(scratch: ScratchDatabase, mqtt: BenchMosquitto): Promise<void> {
+async function runE2e(scratch: ScratchDatabase, mqtt: PrivateMosquitto): Promise<void> {
   const node = await GitoIngest.start(scratch.pool, DEVICES);
   let publisher: Publisher | undefined;
   try {
@@ -290,7 +290,7 @@ try {
   if (ONLY.has('e2e') || ONLY.has('store')) {
     db = await createScratchDatabase();
     if (ONLY.has('e2e')) {
-      broker = await BenchMosquitto.start();
+      broker = await PrivateMosquitto.start();
       log(`mosquitto on ${broker.url}: ${JSON.stringify(broker.settings)}`);
       await runE2e(db, broker);
       await broker.stop();

@@ -2,11 +2,11 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTelemetry } from '../../actors/ingest/parse.ts';
 import { startSimulator } from '../../app/simulator.ts';
-import { OwnMosquitto } from '../support/mosquitto.ts';
+import { PrivateMosquitto } from '../../deploy/mosquitto/private-broker.ts';
 
-let broker: OwnMosquitto;
+let broker: PrivateMosquitto;
 beforeAll(async () => {
-  broker = await OwnMosquitto.start();
+  broker = await PrivateMosquitto.start();
 });
 afterAll(async () => {
   await broker.stop();

@@ -2,8 +2,8 @@ import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTenant, registerDevices } from '../../../db/devices/registry.ts';
 import { createPool, prepareDatabase } from '../../../db/index.ts';
+import { PrivateMosquitto } from '../../../deploy/mosquitto/private-broker.ts';
 import { createTestDatabase } from '../../db/helpers.ts';
-import { OwnMosquitto } from '../../support/mosquitto.ts';
 import { ProcessCluster } from './harness.ts';
 
 /**
@@ -17,7 +17,7 @@ const DEVICES = Array.from({ length: 40 }, (_, i) => `dev-${i}`);
 
 let db: { url: string; drop(): Promise<void> };
 let pool: ReturnType<typeof createPool>;
-let broker: OwnMosquitto;
+let broker: PrivateMosquitto;
 let cluster: ProcessCluster | undefined;
 
 beforeAll(async () => {
@@ -30,7 +30,7 @@ beforeAll(async () => {
     TENANT,
     DEVICES.map((key) => ({ key })),
   );
-  broker = await OwnMosquitto.start();
+  broker = await PrivateMosquitto.start();
 });
 afterAll(async () => {
   await pool.end();

@@ -5,20 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A private Mosquitto for one benchmark run, configured like production
- * (deploy/mosquitto/gito.conf) but on a free loopback port and without persistence on disk.
- * The same approach as test/support/mosquitto.ts (bench code does not import test/).
+ * A private Mosquitto configured like production (deploy/mosquitto/gito.conf) but on a free
+ * loopback port and without persistence on disk: the tests and benchmarks each start their own,
+ * so they never depend on or disturb a shared broker's configuration.
  */
-export class BenchMosquitto {
+export class PrivateMosquitto {
   private child: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'gito-bench-mosquitto-'));
+  private readonly dir = mkdtempSync(join(tmpdir(), 'gito-mosquitto-'));
   /** The settings that matter for the figures, as written to the config file. */
   settings: Record<string, string> = {};
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<BenchMosquitto> {
-    const broker = new BenchMosquitto(await freePort());
+  static async start(): Promise<PrivateMosquitto> {
+    const broker = new PrivateMosquitto(await freePort());
     try {
       await broker.start();
     } catch (err) {
