@@ -8,6 +8,7 @@ import { IngestPipeline } from '../actors/ingest/pipeline.ts';
 import { KeyedRateLimiter } from '../actors/ingest/rate-limit.ts';
 import { TELEMETRY_TOPICS } from '../actors/ingest/topics.ts';
 import { DEFAULT_LIMITS } from '../actors/ingest/types.ts';
+import type { DeviceRuleEngine } from '../actors/rules/device-rules.ts';
 import { DeviceDirectory } from '../db/devices/directory.ts';
 import { DeviceStatusWriter } from '../db/devices/status-writer.ts';
 import { registerTelemetryMetrics } from '../db/telemetry/metrics.ts';
@@ -39,7 +40,13 @@ export interface Ingestion {
 export function registerDevices(
   system: ActorSystem,
   pool: Pool,
-  options: { registry: Registry; logger: Logger; offlineAfterMs: number },
+  options: {
+    registry: Registry;
+    logger: Logger;
+    offlineAfterMs: number;
+    /** Alert rule evaluation (app/alerting.ts); devices evaluate no rules without it. */
+    rules?: DeviceRuleEngine;
+  },
 ): DeviceStatusWriter {
   const statusWriter = new DeviceStatusWriter(pool);
   const transitions = new Counter({
@@ -58,7 +65,12 @@ export function registerDevices(
     },
   };
   system.register(
-    createDeviceActor({ offlineAfterMs: options.offlineAfterMs, events, statusSink: statusWriter }),
+    createDeviceActor({
+      offlineAfterMs: options.offlineAfterMs,
+      events,
+      statusSink: statusWriter,
+      ...(options.rules === undefined ? {} : { rules: options.rules }),
+    }),
   );
   return statusWriter;
 }

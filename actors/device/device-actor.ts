@@ -13,6 +13,7 @@ import {
   Rejection,
   StaleEpochError,
 } from '../../runtime/index.ts';
+import type { DeviceRuleEngine, DeviceRuleMemory, Outgoing } from '../rules/device-rules.ts';
 import { deriveStatus } from './derived.ts';
 import {
   ACTIVATED_AT,
@@ -57,11 +58,20 @@ export interface DeviceActorOptions {
   readonly maxMetrics?: number;
   /** Idle passivation for this kind; the runtime's default when omitted. */
   readonly idleTimeoutMs?: number;
+  /** Evaluates alert rules on the device's readings (actors/rules); none when omitted. */
+  readonly rules?: DeviceRuleEngine;
 }
 
 /** The one timer of an activation and the message it delivers (one object for all devices). */
 const TIMER = 'silence';
 const CHECK: DeviceMessage = Object.freeze({ type: 'checkOffline' });
+const RULES_TIMER = 'rules';
+const RULES_TICK: DeviceMessage = Object.freeze({ type: 'rulesTick' });
+const RULES_REFRESH: DeviceMessage = Object.freeze({ type: 'rulesRefresh' });
+/** Durable wake-ups: a pending `for` ending, and whatever is due after a passivation. */
+const FOR_REMINDER = 'rule-for';
+const WAKE_REMINDER = 'rule-wake';
+const RULES_RETRY_MS = 5_000;
 
 /** `device/{tenantId}:{deviceKey}`. Tenant ids never contain ':'; device keys may. */
 export function deviceActorId(tenantId: string, deviceKey: string): ActorId {
@@ -192,6 +202,12 @@ export function createDeviceActor(options: DeviceActorOptions) {
 
   /** Activations with a snapshot save in flight (an entry lives only while the save does). */
   const saving = new WeakSet<Ctx>();
+  /** Activations that changed something that must not wait for the next period to be saved. */
+  const resave = new WeakSet<Ctx>();
+  const rules = options.rules;
+  /** Rule evaluation memory of each activation whose tenant has rules. */
+  const memories = new WeakMap<Ctx, RuleRuntime>();
+  const rulesFailed = new ThrottledWarning('device rules not evaluated; retrying');
 
   /**
    * Snapshot now: the status sink, then ctx.save() without waiting for it, so the device's
@@ -203,11 +219,16 @@ export function createDeviceActor(options: DeviceActorOptions) {
     if (saving.has(ctx)) return;
     const s = ctx.state;
     s.dirty = false;
+    captureRules(ctx);
     publish(ctx);
     saving.add(ctx);
     ctx.save().then(
       () => {
         saving.delete(ctx);
+        if (resave.has(ctx)) {
+          resave.delete(ctx);
+          snapshot(ctx);
+        }
       },
       (err: unknown) => {
         saving.delete(ctx);
@@ -220,6 +241,80 @@ export function createDeviceActor(options: DeviceActorOptions) {
         if (err instanceof StaleEpochError) ctx.deactivate();
       },
     );
+  }
+
+  /** Copies the rule memory into the state that is about to be saved. */
+  function captureRules(ctx: Ctx): void {
+    const rt = memories.get(ctx);
+    if (rt !== undefined) ctx.state.x = rt.memory.toJSON();
+  }
+
+  /** Saves soon: now if no save is in flight, else right after it. */
+  function saveSoon(ctx: Ctx): void {
+    ctx.state.dirty = true;
+    if (saving.has(ctx)) resave.add(ctx);
+    else snapshot(ctx);
+  }
+
+  function send(ctx: Ctx, outgoing: readonly Outgoing[]): void {
+    for (const o of outgoing) {
+      try {
+        ctx.tell(o.to, o.message);
+      } catch (err) {
+        // Kept as unacknowledged: re-sent by the next tick.
+        rulesFailed.warn(ctx.log, { actor: ctx.id, to: o.to, err: String(err) });
+      }
+    }
+  }
+
+  /** One evaluation of the device's rules (a reading, or a tick when metrics is undefined). */
+  function runRules(
+    ctx: Ctx,
+    rt: RuleRuntime,
+    metrics: Readonly<Record<string, unknown>> | undefined,
+    receivedAt: number,
+  ): void {
+    if (rules === undefined) return;
+    const now = clock();
+    const outcome = rules.evaluate(rt.memory, metrics, receivedAt, now);
+    send(ctx, outcome.outgoing);
+    if (metrics === undefined) send(ctx, rules.due(rt.memory, now));
+    if (outcome.changed) saveSoon(ctx);
+    if (outcome.wakeAt !== rt.wakeAt) {
+      rt.wakeAt = outcome.wakeAt;
+      if (outcome.wakeAt === undefined) ctx.clearTimer(RULES_TIMER);
+      else ctx.setTimer(RULES_TIMER, Math.max(0, outcome.wakeAt - now), RULES_TICK);
+    }
+    if (outcome.forDeadline !== rt.forDeadline) {
+      rt.forDeadline = outcome.forDeadline;
+      const done =
+        outcome.forDeadline === undefined
+          ? ctx.clearReminder(FOR_REMINDER)
+          : ctx.setReminder(FOR_REMINDER, { at: outcome.forDeadline });
+      done.catch((err: unknown) => rulesFailed.warn(ctx.log, { actor: ctx.id, err: String(err) }));
+    }
+  }
+
+  /** Loads the rule memory of an activation (profile from the database), then evaluates. */
+  async function startRules(ctx: Ctx): Promise<void> {
+    if (rules === undefined || memories.has(ctx)) return;
+    const { tenantId, deviceKey } = splitDeviceKey(ctx.key);
+    try {
+      const memory = await rules.activate(tenantId, deviceKey, ctx.state.x, clock());
+      if (memory.history.seq === 0) {
+        // First rules for this device: start from the values it holds already.
+        const s = ctx.state;
+        for (let i = 0; i < s.k.length; i++) {
+          memory.history.record({ [s.k[i]!]: s.v[i] }, s.t[METRIC_TS + i]!);
+        }
+      }
+      const rt: RuleRuntime = { memory, wakeAt: undefined, forDeadline: undefined };
+      memories.set(ctx, rt);
+      runRules(ctx, rt, undefined, clock());
+    } catch (err) {
+      rulesFailed.warn(ctx.log, { actor: ctx.id, err: String(err) });
+      ctx.setTimer(RULES_TIMER, RULES_RETRY_MS, RULES_REFRESH);
+    }
   }
 
   return defineActor<DeviceState, DeviceMessage>()({
@@ -239,13 +334,30 @@ export function createDeviceActor(options: DeviceActorOptions) {
       ctx.state = s;
       // Startup grace: a full silence period from now, whatever the stored last seen says.
       if (s.on) ctx.setTimer(TIMER, period, CHECK);
+      if (rules?.applies(splitDeviceKey(ctx.key).tenantId)) {
+        return startRules(ctx);
+      }
+    },
+
+    onReminder(ctx) {
+      const rt = memories.get(ctx);
+      if (rt !== undefined) runRules(ctx, rt, undefined, clock());
+      else if (rules !== undefined) return startRules(ctx);
     },
 
     onDeactivate(ctx) {
-      // The runtime saves the state right after this; the sink gets the final status too.
-      if (!ctx.state.dirty) return;
-      ctx.state.dirty = false;
-      publish(ctx);
+      const rt = memories.get(ctx);
+      let wake: Promise<void> | undefined;
+      if (rt !== undefined) {
+        captureRules(ctx);
+        // Timers die with the activation: something due later must wake the device again.
+        if (rt.wakeAt !== undefined) wake = ctx.setReminder(WAKE_REMINDER, { at: rt.wakeAt });
+      }
+      if (ctx.state.dirty) {
+        ctx.state.dirty = false;
+        publish(ctx);
+      }
+      return wake;
     },
 
     handlers: {
@@ -261,12 +373,43 @@ export function createDeviceActor(options: DeviceActorOptions) {
         }
         const s = ctx.state;
         applyTelemetry(s, m.ts, m.metrics, m.receivedAt, maxMetrics);
+        if (rules !== undefined) {
+          const rt = memories.get(ctx);
+          if (rt !== undefined) runRules(ctx, rt, m.metrics, m.receivedAt);
+          else if (rules.applies(splitDeviceKey(ctx.key).tenantId)) ctx.tell(ctx.id, RULES_REFRESH);
+        }
         if (s.on) return;
         // Came online: the only telemetry that touches the timer or the store.
         s.on = true;
         emit(ctx, true, m.receivedAt, 'telemetry');
         ctx.setTimer(TIMER, Math.max(0, Math.min(period, silenceLeft(s, clock()))), CHECK);
         snapshot(ctx);
+      },
+
+      rulesTick(ctx) {
+        const rt = memories.get(ctx);
+        if (rt !== undefined) {
+          rt.wakeAt = undefined;
+          runRules(ctx, rt, undefined, clock());
+        }
+      },
+
+      rulesRefresh(ctx) {
+        return startRules(ctx);
+      },
+
+      ruleAck(ctx, m) {
+        const rt = memories.get(ctx);
+        if (rt !== undefined && rules?.acknowledge(rt.memory, m.ruleId, m.seq) === true) {
+          ctx.state.dirty = true;
+        }
+      },
+
+      async profileChanged(ctx) {
+        const rt = memories.get(ctx);
+        if (rt === undefined || rules === undefined) return startRules(ctx);
+        await rules.reloadProfile(rt.memory);
+        runRules(ctx, rt, undefined, clock());
       },
 
       status(ctx): DeviceStatus {
@@ -301,6 +444,13 @@ export function createDeviceActor(options: DeviceActorOptions) {
 }
 
 export type DeviceActorDefinition = ReturnType<typeof createDeviceActor>;
+
+/** Rule evaluation of one activation: the memory and the wake-ups armed for it. */
+interface RuleRuntime {
+  readonly memory: DeviceRuleMemory;
+  wakeAt: number | undefined;
+  forDeadline: number | undefined;
+}
 
 /** What can ask an actor (an ActorSystem, or anything routing like one). */
 export interface StatusAsker {

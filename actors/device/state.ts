@@ -39,6 +39,11 @@ export interface DeviceState {
   k: readonly string[];
   /** Last value of each metric, parallel to `k`. */
   v: MetricValue[];
+  /**
+   * Rule evaluation state (actors/rules/device-rules.ts DeviceRulesJSON), written just before
+   * each save; null for devices no rule applies to.
+   */
+  x: unknown;
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -74,13 +79,14 @@ function makeState(
   t: number[],
   k: readonly string[],
   v: MetricValue[],
+  x: unknown,
 ): DeviceState {
-  return { on, n, dirty, t, k, v };
+  return { on, n, dirty, t, k, v, x };
 }
 
 /** A device never heard from, activated at `now`. */
 export function freshState(now: number): DeviceState {
-  return makeState(false, 0, false, [0, now], NO_NAMES, []);
+  return makeState(false, 0, false, [0, now], NO_NAMES, [], null);
 }
 
 export function isMetricValue(value: unknown): value is MetricValue {
@@ -99,7 +105,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function reviveState(stored: unknown, now: number): DeviceState | undefined {
   if (!isRecord(stored)) return undefined;
-  const { on, n, t, k, v } = stored;
+  const { on, n, t, k, v, x } = stored;
   if (
     typeof on !== 'boolean' ||
     typeof n !== 'number' ||
@@ -131,7 +137,15 @@ export function reviveState(stored: unknown, now: number): DeviceState | undefin
     times.push(at);
   }
   // Exact-length copies (push leaves spare capacity behind).
-  return makeState(on && n > 0, n, false, times.slice(), internNames(names), values.slice());
+  return makeState(
+    on && n > 0,
+    n,
+    false,
+    times.slice(),
+    internNames(names),
+    values.slice(),
+    x ?? null,
+  );
 }
 
 export function lastSeen(s: DeviceState): number | null {

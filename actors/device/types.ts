@@ -17,7 +17,15 @@ export type DeviceMessage =
    * wake-up `wakeDevices` sends: it activates the device (which then gets a full silence period)
    * and otherwise only re-checks and re-arms the same timer.
    */
-  | { readonly type: 'checkOffline' };
+  | { readonly type: 'checkOffline' }
+  /** Internal: a rule needs evaluating without a reading (a `for` ending, `missing`, retries). */
+  | { readonly type: 'rulesTick' }
+  /** Internal: rules appeared for the device's tenant; load what evaluation needs. */
+  | { readonly type: 'rulesRefresh' }
+  /** A rule actor committed the device's report `seq` for `ruleId`. */
+  | { readonly type: 'ruleAck'; readonly ruleId: string; readonly seq: number }
+  /** The device's groups, tags or attributes changed (sent by the API). */
+  | { readonly type: 'profileChanged' };
 
 export interface MetricReading {
   readonly value: MetricValue;
