@@ -67,6 +67,21 @@ export interface OpenAlertInput {
   readonly repeat: boolean;
 }
 
+export interface AlertFilter {
+  readonly states?: readonly AlertState[];
+  readonly severities?: readonly AlertSeverity[];
+  readonly ruleId?: string;
+  readonly deviceKey?: string;
+  /** true: only suppressed; false: only not suppressed. */
+  readonly suppressed?: boolean;
+  /** Opened at or after (ms). */
+  readonly from?: number;
+  /** Opened before (ms). */
+  readonly to?: number;
+  readonly beforeId?: string;
+  readonly limit: number;
+}
+
 export interface AlertChange {
   readonly alert: Alert;
   /** Events written by this change (also in the outbox). */
@@ -292,6 +307,28 @@ export class AlertStore {
     });
   }
 
+  /**
+   * Records an event on an alert inside the caller's transaction (the delivery dispatcher's
+   * failure hook: on the embedded database only that connection may be used).
+   */
+  async noteWith(
+    client: PoolClient,
+    alertId: string,
+    type: AlertEventType,
+    actor: string,
+    at: number,
+    details: Record<string, unknown>,
+  ): Promise<AlertEvent | undefined> {
+    const { rows } = await client.query<AlertRow>(
+      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = $1`,
+      [alertId],
+    );
+    const row = rows[0];
+    return row === undefined
+      ? undefined
+      : this.event(client, toAlert(row), type, actor, at, details);
+  }
+
   /** Records an event on an alert without changing it (e.g. a delivery that failed for good). */
   async note(
     alertId: string,
@@ -318,6 +355,34 @@ export class AlertStore {
       [tenantId, alertId],
     );
     return rows[0] === undefined ? undefined : toAlert(rows[0]);
+  }
+
+  /** Newest first; `beforeId` pages on. Reads limit + 1 to tell whether more exist. */
+  async list(tenantId: string, filter: AlertFilter): Promise<{ items: Alert[]; more: boolean }> {
+    const where = ['tenant_id = $1'];
+    const params: unknown[] = [tenantId];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.states !== undefined) add('state = ANY(?::text[])', filter.states);
+    if (filter.severities !== undefined) add('severity = ANY(?::text[])', filter.severities);
+    if (filter.ruleId !== undefined) add('rule_id = ?::bigint', filter.ruleId);
+    if (filter.deviceKey !== undefined) add('device_key = ?', filter.deviceKey);
+    if (filter.suppressed !== undefined) {
+      where.push(filter.suppressed ? 'suppressed IS NOT NULL' : 'suppressed IS NULL');
+    }
+    const at = "timestamptz 'epoch' + ?::bigint * interval '1 millisecond'";
+    if (filter.from !== undefined) add(`opened_at >= ${at}`, filter.from);
+    if (filter.to !== undefined) add(`opened_at < ${at}`, filter.to);
+    if (filter.beforeId !== undefined) add('id < ?::bigint', filter.beforeId);
+    params.push(filter.limit + 1);
+    const { rows } = await this.pool.query<AlertRow>(
+      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE ${where.join(' AND ')}
+       ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return { items: rows.slice(0, filter.limit).map(toAlert), more: rows.length > filter.limit };
   }
 
   /** Open (active or acknowledged) alerts of a rule. */
