@@ -14,8 +14,10 @@ export interface Alerting {
   readonly alerts: AlertStore;
   /** For the device actor: evaluates the rules that apply to a device. */
   readonly deviceRules: DeviceRuleEngine;
-  /** Listeners of committed alert changes (live stream). */
+  /** Listeners of committed alert changes (live stream, escalation wake-up). */
   readonly listeners: Set<(change: AlertChange) => void>;
+  /** Tells the listeners of a change committed elsewhere (an acknowledgement via the API). */
+  announce(change: AlertChange): void;
   stop(): Promise<void>;
 }
 
@@ -42,6 +44,21 @@ export async function startAlerting(setup: {
   const router: Teller = setup.router ?? system;
   const metrics = alertMetrics(registry);
   const listeners = new Set<(change: AlertChange) => void>();
+  const announce = (change: AlertChange) => {
+    for (const e of change.events) {
+      metrics.events.inc({ event: e.type, severity: change.alert.severity });
+      if (e.type === 'suppressed' || (e.type === 'opened' && change.alert.suppressed !== null)) {
+        metrics.suppressed.inc({ reason: change.alert.suppressed ?? String(e.details.reason) });
+      }
+    }
+    for (const listener of listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        logger.warn({ err: String(err) }, 'alert listener failed');
+      }
+    }
+  };
   const catalog = new RuleCatalog(pool, {
     ...(setup.catalogPollMs === undefined ? {} : { pollEveryMs: setup.catalogPollMs }),
     onError: (err) => logger.warn({ err: String(err) }, 'rule catalogue refresh failed'),
@@ -65,17 +82,7 @@ export async function startAlerting(setup: {
       devicesInScope: (rule) => scopeCounts.count(rule),
       onInvalidWindow: (id, error) =>
         logger.warn({ window: id, error }, 'maintenance window cannot be evaluated; ignored'),
-      onChange: (change) => {
-        for (const e of change.events)
-          metrics.inc({ event: e.type, severity: change.alert.severity });
-        for (const listener of listeners) {
-          try {
-            listener(change);
-          } catch (err) {
-            logger.warn({ err: String(err) }, 'alert listener failed');
-          }
-        }
-      },
+      onChange: (change) => announce(change),
     }),
   );
   const profiles = new DeviceProfileLoader(pool, (err) =>
@@ -87,17 +94,26 @@ export async function startAlerting(setup: {
     alerts,
     deviceRules,
     listeners,
+    announce,
     stop: () => catalog.stop(),
   };
 }
 
 function alertMetrics(registry: Registry) {
-  return new Counter({
-    name: 'gito_alert_events_total',
-    help: 'Alert lifecycle events committed (opened, acknowledged, resolved, suppressed...), by severity',
-    labelNames: ['event', 'severity'],
-    registers: [registry],
-  });
+  return {
+    events: new Counter({
+      name: 'gito_alert_events_total',
+      help: 'Alert lifecycle events committed (opened, acknowledged, resolved, suppressed...), by severity',
+      labelNames: ['event', 'severity'],
+      registers: [registry],
+    }),
+    suppressed: new Counter({
+      name: 'gito_alert_suppressed_total',
+      help: 'Alerts that opened suppressed or became suppressed (they notify no one), by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
 }
 
 /** Devices in a rule's scope (for percent aggregates), cached for a minute per rule version. */

@@ -12,9 +12,11 @@ import {
 } from '../db/index.ts';
 import { buildGateway, type Gateway } from '../gateway/server.ts';
 import type { ActorSystem } from '../runtime/index.ts';
-import { type NodeStats, nodeStatsKey } from './cluster-status.ts';
+import { apiDependencies } from './api-wiring.ts';
+import { type NodeStats, nodeStatsKey, readClusterStatus } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
-import { type Ingestion, registerDevices, startDeviceWaker, startIngestion } from './ingestion.ts';
+import { type Ingestion, startDeviceWaker, startIngestion } from './ingestion.ts';
+import { startNodeServices } from './node-services.ts';
 import { createObservability, databaseReady } from './observability.ts';
 
 export interface ClusterNodeExtensions {
@@ -22,6 +24,8 @@ export interface ClusterNodeExtensions {
   register?(system: ActorSystem): void;
   /** Add HTTP routes before the gateway listens. */
   routes?(app: Gateway, node: ClusterNode): void;
+  /** URL prefixes of those routes that are unauthenticated (test fixtures, benchmarks). */
+  readonly publicPrefixes?: readonly string[];
 }
 
 export interface RunningClusterNode {
@@ -91,10 +95,12 @@ export async function startClusterNode(
     registry,
   });
   epochOf = () => node.currentEpoch;
-  const statusWriter = registerDevices(node.system, pool, {
+  const services = await startNodeServices({
+    system: node.system,
+    pool,
     registry,
-    logger: logger.child({ component: 'devices' }),
-    offlineAfterMs: config.ingest.deviceOfflineAfterMs,
+    logger,
+    config,
   });
   extensions.register?.(node.system);
   if (cluster.lifecycleLog !== undefined) {
@@ -123,10 +129,37 @@ export async function startClusterNode(
       actors: node.system.activeCount,
       ...(ingestion === undefined ? {} : { ingest: ingestion.stats() }),
     }),
+    api: apiDependencies({
+      config,
+      pool,
+      databaseUrl,
+      // Asks go through the node's system, which routes each to the identity's owner.
+      actors: node.system,
+      services,
+      registry,
+      ingestion: () => ingestion,
+      clusterStatus: async () => {
+        const status = await readClusterStatus(redisUrl, cluster.name);
+        return {
+          epoch: status.topology.epoch,
+          nodes: status.nodes.map((n) => ({
+            id: n.id,
+            address: n.address,
+            actors: n.stats?.actors ?? null,
+            settled: n.stats?.settled ?? null,
+            byKind: n.stats?.byKind ?? {},
+          })),
+        };
+      },
+    }),
+    ...(extensions.publicPrefixes === undefined
+      ? {}
+      : { extraPublicPrefixes: extensions.publicPrefixes }),
   });
   extensions.routes?.(gateway, node);
   const httpUrl = await gateway.listen({ host: config.httpHost, port: config.httpPort });
   const { address } = await node.start();
+  services.run();
 
   // Telemetry: every node subscribes with a shared subscription, so the broker splits the stream;
   // each reading is stored by the node that received it and routed to its device's owner.
@@ -207,7 +240,7 @@ export async function startClusterNode(
       await gateway.close();
       await ingestion?.stop();
       await node.leave();
-      await statusWriter.close();
+      await services.stop();
       await statsRedis.del(nodeStatsKey(cluster.name, config.nodeId)).catch(() => undefined);
       statsRedis.disconnect();
       await pool.end();

@@ -1,3 +1,4 @@
+import { NOTIFY_CONFIG_VARIABLES } from '../actors/notify/config.ts';
 /**
  * Configuration from environment variables. Every variable Gito reads is declared here once, with
  * its default and a check, so a typo or a bad value stops the process at start with a message
@@ -15,6 +16,15 @@ export interface GitoConfig {
   readonly shutdownTimeoutMs: number;
   readonly cluster: ClusterConfig;
   readonly ingest: IngestConfig;
+  readonly gateway: GatewayConfig;
+}
+
+/** The HTTP API's settings. */
+export interface GatewayConfig {
+  /** HMAC key of user tokens; undefined: a random one per process (tokens die with it). */
+  readonly tokenSecret: string | undefined;
+  /** Requests per minute per API key, user or client address. */
+  readonly rateLimitPerMinute: number;
 }
 
 /** MQTT ingestion and device settings. */
@@ -57,6 +67,24 @@ export interface ConfigVariable {
 
 /** The documented catalogue (README and docs/operations.md are checked against it). */
 export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  // Notification channels and delivery (actors/notify/config.ts parses them).
+  ...NOTIFY_CONFIG_VARIABLES,
+  {
+    name: 'GITO_SECRET_KEY',
+    default: '',
+    description:
+      'Key encrypting stored secrets (32 bytes, base64: openssl rand -base64 32); required in production',
+  },
+  {
+    name: 'GITO_SECRET_KEYS_PREVIOUS',
+    default: '',
+    description: 'Former secret keys, comma-separated, still accepted for reading (key rotation)',
+  },
+  {
+    name: 'GITO_PUBLIC_URL',
+    default: '',
+    description: 'Dashboard URL used for links in notifications (e.g. https://gito.example.com)',
+  },
   {
     name: 'GITO_NODE_ID',
     default: 'node-<hostname>-<pid>',
@@ -182,6 +210,16 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: '20',
     description: 'Longest a reading waits for its batch to be written',
   },
+  {
+    name: 'GITO_TOKEN_SECRET',
+    default: '',
+    description: 'Key signing user tokens, 32+ characters, same on every gateway (random if unset)',
+  },
+  {
+    name: 'GITO_API_RATE_LIMIT',
+    default: '6000',
+    description: 'API requests per minute per key, user or client address',
+  },
 ];
 
 export class ConfigError extends Error {
@@ -272,6 +310,11 @@ export function loadConfig(
     );
   }
 
+  const tokenSecret = env.GITO_TOKEN_SECRET;
+  if (tokenSecret !== undefined && Buffer.byteLength(tokenSecret) < 32) {
+    problems.push('GITO_TOKEN_SECRET: use at least 32 characters (e.g. openssl rand -hex 32)');
+  }
+
   const config: GitoConfig = {
     nodeId,
     httpHost: env.GITO_HTTP_HOST ?? '127.0.0.1',
@@ -312,6 +355,10 @@ export function loadConfig(
       deviceRateBurst: int('GITO_DEVICE_RATE_BURST', 20, 1, 10_000_000),
       deviceOfflineAfterMs: int('GITO_DEVICE_OFFLINE_AFTER_MS', 600_000, 1_000, 30 * 86_400_000),
       flushMs: int('GITO_INGEST_FLUSH_MS', 20, 0, 60_000),
+    },
+    gateway: {
+      tokenSecret,
+      rateLimitPerMinute: int('GITO_API_RATE_LIMIT', 6_000, 1, 10_000_000),
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);

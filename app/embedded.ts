@@ -10,9 +10,11 @@ import {
 } from '../db/index.ts';
 import { buildGateway } from '../gateway/server.ts';
 import { ActorSystem } from '../runtime/index.ts';
+import { apiDependencies } from './api-wiring.ts';
 import type { GitoConfig } from './config.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
-import { registerDevices, startDeviceWaker, startIngestion } from './ingestion.ts';
+import { startDeviceWaker, startIngestion } from './ingestion.ts';
+import { startNodeServices } from './node-services.ts';
 import { createObservability, databaseReady } from './observability.ts';
 
 export interface RunningNode {
@@ -70,12 +72,14 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
       defaultAskTimeoutMs: config.askTimeoutMs,
       mailboxCapacity: config.mailboxCapacity,
     });
-    const statusWriter = registerDevices(system, pool, {
+    const services = await startNodeServices({
+      system,
+      pool,
       registry,
-      logger: logger.child({ component: 'devices' }),
-      offlineAfterMs: config.ingest.deviceOfflineAfterMs,
+      logger,
+      config,
     });
-    stops.push(() => statusWriter.close());
+    stops.push(() => services.stop());
     stops.push(() => system.shutdown());
 
     let mqttUrl = config.ingest.mqttUrl;
@@ -105,6 +109,7 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
     const waker = startDeviceWaker({ system, pool, logger, owns: () => true });
     stops.push(async () => waker.stop());
     void waker.runNow();
+    services.run();
 
     let last = '';
     const statusTimer = setInterval(() => {
@@ -130,6 +135,27 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
         actors: system.activeCount,
         ingest: ingestion.stats(),
         mqtt: mqttUrl,
+      }),
+      api: apiDependencies({
+        config,
+        pool,
+        databaseUrl,
+        actors: system,
+        services,
+        registry,
+        ingestion: () => ingestion,
+        clusterStatus: async () => ({
+          epoch: 0,
+          nodes: [
+            {
+              id: config.nodeId,
+              address: null,
+              actors: system.activeCount,
+              settled: true,
+              byKind: Object.fromEntries([...system.kindStats()].map((k) => [k.kind, k.active])),
+            },
+          ],
+        }),
       }),
     });
     const url = await gateway.listen({ host: config.httpHost, port: config.httpPort });

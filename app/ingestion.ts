@@ -46,6 +46,8 @@ export function registerDevices(
     offlineAfterMs: number;
     /** Alert rule evaluation (app/alerting.ts); devices evaluate no rules without it. */
     rules?: DeviceRuleEngine;
+    /** Every online/offline transition (the live stream). */
+    onTransition?: (transition: DeviceTransition) => void;
   },
 ): DeviceStatusWriter {
   const statusWriter = new DeviceStatusWriter(pool);
@@ -58,6 +60,7 @@ export function registerDevices(
   const events = {
     transition(e: DeviceTransition) {
       transitions.inc({ to: e.online ? 'online' : 'offline' });
+      options.onTransition?.(e);
       options.logger.debug(
         { tenant: e.tenantId, device: e.deviceKey, online: e.online, reason: e.reason },
         'device transition',

@@ -22,7 +22,10 @@ export interface RuleCatalogOptions {
   /** Fallback poll for changes missed by LISTEN (reconnects, PGlite). Default 10 s. */
   readonly pollEveryMs?: number;
   readonly onError?: (err: unknown) => void;
-  /** Called after rules of a tenant changed (rule ids that changed, incl. removed ones). */
+  /**
+   * Called after rules of a tenant changed (rule ids that changed, incl. removed ones; every
+   * rule of the tenant when one of its maintenance windows changed).
+   */
   readonly onChange?: (tenantId: string, ruleIds: readonly string[]) => void;
 }
 
@@ -157,7 +160,14 @@ export class RuleCatalog {
       }
     }
     let windowsChanged = false;
-    for (const row of windows) windowsChanged = this.applyWindow(row) || windowsChanged;
+    for (const row of windows) {
+      if (!this.applyWindow(row)) continue;
+      windowsChanged = true;
+      // Every rule of the tenant re-checks suppression and re-arms its window boundaries.
+      const set = changed.get(row.tenantId) ?? new Set<string>();
+      changed.set(row.tenantId, set);
+      for (const id of this.tenant(row.tenantId).rules.keys()) set.add(id);
+    }
     this.lastSeenMs = startedAt;
     if (changed.size > 0 || windowsChanged) this.version++;
     for (const [tenantId, ids] of changed) this.options.onChange?.(tenantId, [...ids]);

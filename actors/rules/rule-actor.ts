@@ -218,6 +218,7 @@ export function createRuleActor(options: RuleActorOptions) {
     const flapping = flaps?.isFlapping(now) ?? false;
     // A flapping alert is held open through its clears until it settles.
     const held = open !== undefined && !breaching && flapping;
+    if (held) severity = open.severity;
     const scheduled = rule.rule.schedule === undefined || isScheduleActive(rule.rule.schedule, now);
     const wantOpen = open !== undefined ? breaching || held : breaching && scheduled;
 

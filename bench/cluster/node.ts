@@ -233,9 +233,11 @@ setInterval(() => {
 // ---- the node ----------------------------------------------------------------------------------
 
 const config = loadConfig(process.env, hostname());
-const quiet = { logLevel: 'warn' } as const;
+// Benchmark routes are unauthenticated and quiet: they exist only in this benchmark process.
+const quiet = { logLevel: 'warn', config: { role: 'public' } } as const;
 
 const running = await startClusterNode(config, {
+  publicPrefixes: ['/bench/'],
   register: (system) => {
     system.register(sink);
     system.register(echo);

@@ -129,7 +129,7 @@ describe('core schema', () => {
     await expect(
       pool.query(`INSERT INTO users (tenant_id, email) VALUES ($1, 'ops@example.com')`, [t]),
     ).rejects.toMatchObject({ code: '23505' });
-    const prefix = `gk_${Math.random().toString(36).slice(2, 10)}`;
+    const prefix = `gk${Math.random().toString(36).slice(2, 12).padEnd(10, '0')}`;
     await pool.query(
       `INSERT INTO api_keys (tenant_id, user_id, name, prefix, key_hash, role)
        VALUES ($1, $2, 'ci', $3, sha256('secret'::bytea), 'operator')`,

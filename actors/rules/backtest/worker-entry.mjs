@@ -1,7 +1,14 @@
-// Worker threads start without the TypeScript loader the main thread runs under: register tsx
-// here, then load the task module.
-import { register } from 'tsx/esm/api';
+// Worker threads start without the TypeScript loader the main thread may run under. In the
+// built image (dist/) the task module is JavaScript; from the sources, register tsx first.
+import { existsSync } from 'node:fs';
 
-register();
-const task = await import('./worker.ts');
+const built = new URL('./worker.js', import.meta.url);
+let task;
+if (existsSync(built)) {
+  task = await import(built.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  task = await import('./worker.ts');
+}
 export default task.default;

@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { startClusterNode } from '../../../app/cluster-node.ts';
 import { loadConfig } from '../../../app/config.ts';
-import { defineActor, type Message } from '../../../runtime/index.ts';
+import { type ActorId, defineActor, type Message } from '../../../runtime/index.ts';
 
 type Counted = { type: 'add'; by: number } | { type: 'get' };
 
@@ -24,12 +24,17 @@ const counted = defineActor<{ total: number; adds: number }, Counted>()({
   },
 });
 
+/** Test routes are unauthenticated: they exist only in this fixture. */
+const TEST_ROUTE = { config: { role: 'public' as const } };
+
 const config = loadConfig(process.env, hostname());
 const running = await startClusterNode(config, {
+  publicPrefixes: ['/test/'],
   register: (system) => system.register(counted),
   routes: (app, node) => {
     app.post<{ Body: { target: string; message: Message; timeoutMs?: number } }>(
       '/test/ask',
+      { config: { role: 'public' } },
       async (req) => {
         try {
           const options =
@@ -42,7 +47,10 @@ const running = await startClusterNode(config, {
         }
       },
     );
-    app.get('/test/state', async () => ({
+    app.get<{ Querystring: { id: string } }>('/test/owner', TEST_ROUTE, async (req) => ({
+      owner: node.ownerOf(req.query.id as ActorId),
+    }));
+    app.get('/test/state', TEST_ROUTE, async () => ({
       epoch: node.currentEpoch,
       settled: node.settled,
       members: node.topology().members.map((m) => m.id),

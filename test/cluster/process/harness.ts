@@ -152,6 +152,12 @@ export class ProcessCluster {
     };
   }
 
+  /** Which node owns `identity` in `node`'s current placement. */
+  async owner(node: NodeProcess, identity: string): Promise<string> {
+    const url = `${node.httpUrl}/test/owner?id=${encodeURIComponent(identity)}`;
+    return ((await httpJson(url, 'GET')) as { owner: string }).owner;
+  }
+
   async status(node: NodeProcess): Promise<{ actors: number; ingest: Record<string, number> }> {
     return (await httpJson(`${node.httpUrl}/status`, 'GET')) as {
       actors: number;

@@ -1,0 +1,57 @@
+import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
+import { DEFAULT_LIMITS } from '../actors/ingest/types.ts';
+import { installAudit } from '../gateway/audit/plugin.ts';
+import { auditResource } from '../gateway/audit/routes.ts';
+import type { ActorAccess, ApiDependencies, ClusterStatusReport } from '../gateway/deps.ts';
+import { gdprResource } from '../gateway/gdpr/routes.ts';
+import { liveResource } from '../gateway/live/stream.ts';
+import type { GitoConfig } from './config.ts';
+import type { Ingestion } from './ingestion.ts';
+import type { NodeServices } from './node-services.ts';
+
+/**
+ * The API's dependencies as a node provides them (the embedded default and `gito node` differ
+ * only in how they reach actors and report the cluster).
+ */
+export function apiDependencies(setup: {
+  readonly config: GitoConfig;
+  readonly pool: Pool;
+  readonly databaseUrl: string;
+  readonly actors: ActorAccess;
+  readonly services: NodeServices;
+  readonly registry: Registry;
+  /** Ingestion may start after the gateway: read at each request. */
+  readonly ingestion: () => Ingestion | undefined;
+  readonly clusterStatus: () => Promise<ClusterStatusReport>;
+}): ApiDependencies {
+  const { config, services, registry } = setup;
+  const alerting = services.alerting;
+  return {
+    pool: setup.pool,
+    actors: setup.actors,
+    tokenSecret: config.gateway.tokenSecret,
+    rateLimit: { max: config.gateway.rateLimitPerMinute, timeWindowMs: 60_000 },
+    ingest: () => {
+      const ingestion = setup.ingestion();
+      return ingestion === undefined
+        ? undefined
+        : {
+            pipeline: ingestion.pipeline,
+            counter: ingestion.counter,
+            limits: { ...DEFAULT_LIMITS, maxPayloadBytes: config.ingest.maxPayloadBytes },
+          };
+    },
+    ingestMaxPayloadBytes: config.ingest.maxPayloadBytes,
+    clusterStatus: setup.clusterStatus,
+    alerting: {
+      alerts: alerting.alerts,
+      databaseUrl: setup.databaseUrl,
+      refreshRules: () => alerting.catalog.refresh(),
+      announce: (change) => alerting.announce(change),
+    },
+    resources: [auditResource, gdprResource(), liveResource({ events: services.live, registry })],
+    // Every mutation, successful or refused, is audited (docs/audit-and-gdpr.md).
+    install: (app) => installAudit(app, { log: services.auditLog, registry }),
+  };
+}
