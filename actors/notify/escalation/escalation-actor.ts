@@ -58,6 +58,12 @@ export interface EscalationState {
   notified: string[];
   /** Why it stopped (no policy, acknowledged, resolved). */
   stopReason: string | null;
+  /**
+   * Messages held for their recipient's quiet hours: planned here, not in the delivery outbox,
+   * so that a held message never holds back a later one (a critical alert that bypasses quiet
+   * hours) in its recipient's queue. Released at `at`; dropped on acknowledge or resolve.
+   */
+  held: Array<{ at: number; key: string; contactPoint: string }>;
 }
 
 export interface EscalationActorOptions {
@@ -89,6 +95,7 @@ function initial(): EscalationState {
     cursor: 0,
     notified: [],
     stopReason: null,
+    held: [],
   };
 }
 
@@ -180,7 +187,6 @@ export function createEscalationActor(options: EscalationActorOptions) {
           contactPointId: r.contactPoint.id,
           message,
           idempotencyKey: keyOf(r.contactPoint),
-          ...(r.notBefore === undefined ? {} : { notBefore: r.notBefore }),
         });
       }
       await outbox.enqueueDeliveries(client, planned);
@@ -205,23 +211,62 @@ export function createEscalationActor(options: EscalationActorOptions) {
         directory(alert.tenantId),
         now,
       );
-      await deliver(
-        s,
-        alert,
-        'firing',
-        recipients,
-        (cp) => `alert:${alert.id}:step:${index}:cp:${cp.id}`,
-      );
+      // The plan's start is part of the key: a plan started over after a suppression ended
+      // sends its steps again instead of finding the first run's keys and skipping them.
+      const run = s.startedAt;
+      const keyOf = (cp: ContactPointWithSecret) =>
+        `alert:${alert.id}:start:${run}:step:${index}:cp:${cp.id}`;
+      const due = recipients.filter((r) => r.notBefore === undefined || r.notBefore <= now);
       for (const r of recipients) {
+        if (r.notBefore !== undefined && r.notBefore > now) {
+          s.held.push({
+            at: r.notBefore,
+            key: keyOf(r.contactPoint),
+            contactPoint: r.contactPoint.id,
+          });
+        }
+      }
+      await deliver(s, alert, 'firing', due, keyOf);
+      for (const r of due) {
         if (!s.notified.includes(r.contactPoint.id)) s.notified.push(r.contactPoint.id);
       }
       s.cursor = index + 1;
       // Saved per step: a crash replays at most this step, whose deliveries then already exist.
       await ctx.save();
     }
-    const next = steps[s.cursor];
-    if (next === undefined) await ctx.clearReminder(REMINDER);
-    else await ctx.setReminder(REMINDER, { at: next.at });
+    await releaseHeld(ctx, alert, now);
+    const next = Math.min(
+      steps[s.cursor]?.at ?? Number.POSITIVE_INFINITY,
+      ...s.held.map((h) => h.at),
+    );
+    if (!Number.isFinite(next)) await ctx.clearReminder(REMINDER);
+    else await ctx.setReminder(REMINDER, { at: next });
+  }
+
+  /** Plans the held messages whose quiet hours are over. */
+  async function releaseHeld(ctx: Ctx, alert: Alert, now: number): Promise<void> {
+    const s = ctx.state;
+    const due = s.held.filter((h) => h.at <= now);
+    if (due.length === 0) return;
+    const points = new Map(
+      (
+        await getContactPointsWithSecrets(
+          pool,
+          sealer,
+          alert.tenantId,
+          due.map((h) => h.contactPoint),
+        )
+      ).map((cp) => [cp.id, cp]),
+    );
+    // One message per held entry (a recipient held over two steps gets both), keyed as planned.
+    for (const h of due) {
+      const cp = points.get(h.contactPoint);
+      if (cp === undefined || !cp.enabled) continue;
+      await deliver(s, alert, 'firing', [{ contactPoint: cp, userId: cp.userId }], () => h.key);
+      if (!s.notified.includes(cp.id)) s.notified.push(cp.id);
+    }
+    s.held = s.held.filter((h) => h.at > now);
+    await ctx.save();
   }
 
   async function start(ctx: Ctx, at: number): Promise<void> {
@@ -253,6 +298,7 @@ export function createEscalationActor(options: EscalationActorOptions) {
     const wasRunning = s.phase === 'running';
     s.phase = 'stopped';
     s.stopReason = event;
+    s.held = [];
     await ctx.clearReminder(REMINDER);
     await outbox.cancelPending(pool, alert.id, ['firing']);
     if (!wasRunning && event === 'acknowledged') return;
@@ -298,6 +344,7 @@ export function createEscalationActor(options: EscalationActorOptions) {
       case 'suppressed':
         if (s.phase === 'running') {
           s.phase = 'waiting';
+          s.held = [];
           await ctx.clearReminder(REMINDER);
           await outbox.cancelPending(pool, alert.id, ['firing']);
         } else if (s.phase === 'idle') s.phase = 'waiting';
