@@ -6,27 +6,29 @@ import { auditResource } from '../gateway/audit/routes.ts';
 import type { ActorAccess, ApiDependencies, ClusterStatusReport } from '../gateway/deps.ts';
 import { gdprResource } from '../gateway/gdpr/routes.ts';
 import { liveResource } from '../gateway/live/stream.ts';
+import type { AlertingAccess } from '../gateway/routes/alerting-access.ts';
 import type { GitoConfig } from './config.ts';
 import type { Ingestion } from './ingestion.ts';
 import type { NodeServices } from './node-services.ts';
 
 /**
- * The API's dependencies as a node provides them (the embedded default and `gito node` differ
- * only in how they reach actors and report the cluster).
+ * The API's dependencies as a process provides them (the embedded default, `gito node` and
+ * `gito gateway` differ in how they reach actors, the alerting core and the cluster status).
  */
 export function apiDependencies(setup: {
   readonly config: GitoConfig;
   readonly pool: Pool;
-  readonly databaseUrl: string;
   readonly actors: ActorAccess;
-  readonly services: NodeServices;
+  /** What the API reaches of the domain: a node's services, or a gateway's lighter set. */
+  readonly services: Pick<NodeServices, 'live' | 'auditLog'> & {
+    readonly alerting: AlertingAccess;
+  };
   readonly registry: Registry;
   /** Ingestion may start after the gateway: read at each request. */
   readonly ingestion: () => Ingestion | undefined;
   readonly clusterStatus: () => Promise<ClusterStatusReport>;
 }): ApiDependencies {
   const { config, services, registry } = setup;
-  const alerting = services.alerting;
   return {
     pool: setup.pool,
     actors: setup.actors,
@@ -44,14 +46,20 @@ export function apiDependencies(setup: {
     },
     ingestMaxPayloadBytes: config.ingest.maxPayloadBytes,
     clusterStatus: setup.clusterStatus,
-    alerting: {
-      alerts: alerting.alerts,
-      databaseUrl: setup.databaseUrl,
-      refreshRules: () => alerting.catalog.refresh(),
-      announce: (change) => alerting.announce(change),
-    },
+    alerting: services.alerting,
     resources: [auditResource, gdprResource(), liveResource({ events: services.live, registry })],
     // Every mutation, successful or refused, is audited (docs/audit-and-gdpr.md).
     install: (app) => installAudit(app, { log: services.auditLog, registry }),
+  };
+}
+
+/** The alerting routes' view of a node's alerting core (rules apply at once on this node). */
+export function alertingAccess(services: NodeServices, databaseUrl: string): AlertingAccess {
+  const alerting = services.alerting;
+  return {
+    alerts: alerting.alerts,
+    databaseUrl,
+    refreshRules: () => alerting.catalog.refresh(),
+    announce: (change) => alerting.announce(change),
   };
 }

@@ -1,21 +1,16 @@
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { RedisMembership } from '../cluster/membership/index.ts';
-import { ClusterNode } from '../cluster/node.ts';
-import { Transport } from '../cluster/transport/index.ts';
-import {
-  createPool,
-  PostgresDeadLetterSink,
-  PostgresReminderStore,
-  PostgresStateStore,
-  prepareDatabase,
-} from '../db/index.ts';
+import type { ClusterNode } from '../cluster/node.ts';
+import { createPool, prepareDatabase } from '../db/index.ts';
+import { InProcessLiveEvents } from '../gateway/live/events.ts';
 import { buildGateway, type Gateway } from '../gateway/server.ts';
 import type { ActorSystem } from '../runtime/index.ts';
-import { apiDependencies } from './api-wiring.ts';
+import { alertingAccess, apiDependencies } from './api-wiring.ts';
+import { createClusterMember } from './cluster-member.ts';
 import { type NodeStats, nodeStatsKey, readClusterStatus } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
 import { type Ingestion, startDeviceWaker, startIngestion } from './ingestion.ts';
+import { RedisLiveEvents } from './live-bridge.ts';
 import { startNodeServices } from './node-services.ts';
 import { createObservability, databaseReady } from './observability.ts';
 
@@ -48,59 +43,21 @@ export async function startClusterNode(
   await prepareDatabase(pool, { log: (m) => logger.info(m) });
 
   const cluster = config.cluster;
-  const tls =
-    cluster.tls === undefined
-      ? undefined
-      : {
-          cert: readFileSync(cluster.tls.certFile),
-          key: readFileSync(cluster.tls.keyFile),
-          ca: readFileSync(cluster.tls.caFile),
-          mutual: cluster.tls.mutual,
-        };
-  const membership = new RedisMembership({
+  const node = createClusterMember(config, pool, logger, registry, { hostsActors: true });
+  const live = new RedisLiveEvents(
+    new InProcessLiveEvents((err) => logger.warn({ err: String(err) }, 'live listener failed')),
     redisUrl,
-    clusterName: cluster.name,
-    heartbeatIntervalMs: cluster.heartbeatIntervalMs,
-    missedHeartbeats: cluster.missedHeartbeats,
-    logger: logger.child({ component: 'membership' }),
-  });
-  const incarnation = Date.now();
-  let epochOf: () => number = () => 0;
-  const node = new ClusterNode({
-    nodeId: config.nodeId,
-    incarnation,
-    advertiseAddress: cluster.grpcAdvertise,
-    membership,
-    transport: (handler) =>
-      new Transport(
-        {
-          nodeId: config.nodeId,
-          incarnation,
-          listen: cluster.grpcListen,
-          tls,
-          epoch: () => epochOf(),
-        },
-        handler,
-        logger.child({ component: 'transport' }),
-      ),
-    system: {
-      stateStore: new PostgresStateStore(pool),
-      reminderStore: new PostgresReminderStore(pool),
-      deadLetters: new PostgresDeadLetterSink(pool),
-      idleTimeoutMs: config.actorIdleTimeoutMs,
-      defaultAskTimeoutMs: config.askTimeoutMs,
-      mailboxCapacity: config.mailboxCapacity,
-    },
-    logger: logger.child({ component: 'cluster' }),
-    registry,
-  });
-  epochOf = () => node.currentEpoch;
+    cluster.name,
+    config.nodeId,
+    logger,
+  );
   const services = await startNodeServices({
     system: node.system,
     pool,
     registry,
     logger,
     config,
+    live,
   });
   extensions.register?.(node.system);
   if (cluster.lifecycleLog !== undefined) {
@@ -132,10 +89,9 @@ export async function startClusterNode(
     api: apiDependencies({
       config,
       pool,
-      databaseUrl,
       // Asks go through the node's system, which routes each to the identity's owner.
       actors: node.system,
-      services,
+      services: { ...services, alerting: alertingAccess(services, databaseUrl) },
       registry,
       ingestion: () => ingestion,
       clusterStatus: async () => {
@@ -241,6 +197,7 @@ export async function startClusterNode(
       await ingestion?.stop();
       await node.leave();
       await services.stop();
+      await live.close();
       await statsRedis.del(nodeStatsKey(cluster.name, config.nodeId)).catch(() => undefined);
       statsRedis.disconnect();
       await pool.end();

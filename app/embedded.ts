@@ -10,7 +10,7 @@ import {
 } from '../db/index.ts';
 import { buildGateway } from '../gateway/server.ts';
 import { ActorSystem } from '../runtime/index.ts';
-import { apiDependencies } from './api-wiring.ts';
+import { alertingAccess, apiDependencies } from './api-wiring.ts';
 import type { GitoConfig } from './config.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { startDeviceWaker, startIngestion } from './ingestion.ts';
@@ -139,9 +139,8 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
       api: apiDependencies({
         config,
         pool,
-        databaseUrl,
         actors: system,
-        services,
+        services: { ...services, alerting: alertingAccess(services, databaseUrl) },
         registry,
         ingestion: () => ingestion,
         clusterStatus: async () => ({

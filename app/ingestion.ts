@@ -85,7 +85,8 @@ export async function startIngestion(setup: {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly config: IngestConfig;
-  readonly mqttUrl: string;
+  /** The broker to read; undefined: HTTP ingest only (a `gito gateway`). */
+  readonly mqttUrl: string | undefined;
   readonly clientId: string;
   /** Shared-subscription group; undefined subscribes directly (one consumer, e.g. aedes). */
   readonly shareGroup: string | undefined;
@@ -124,16 +125,18 @@ export async function startIngestion(setup: {
       setTimeout(() => source?.reconnect(), 1_000).unref();
     },
   });
-  source = new MqttSource({
-    url: setup.mqttUrl,
-    clientId: setup.clientId,
-    topics: TELEMETRY_TOPICS,
-    ...(setup.shareGroup === undefined ? {} : { shareGroup: setup.shareGroup }),
-    logger,
-    onMessage: (m) => pipeline.handle(m.topic, m.payload, m.receivedAt, m.ack),
-  });
-  pipeline.onPause((paused) => (paused ? source?.pause() : source?.resume()));
-  await source.start();
+  if (setup.mqttUrl !== undefined) {
+    source = new MqttSource({
+      url: setup.mqttUrl,
+      clientId: setup.clientId,
+      topics: TELEMETRY_TOPICS,
+      ...(setup.shareGroup === undefined ? {} : { shareGroup: setup.shareGroup }),
+      logger,
+      onMessage: (m) => pipeline.handle(m.topic, m.payload, m.receivedAt, m.ack),
+    });
+    pipeline.onPause((paused) => (paused ? source?.pause() : source?.resume()));
+    await source.start();
+  }
 
   const stats = () => ({
     accepted: counter.accepted,

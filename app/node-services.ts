@@ -34,11 +34,15 @@ export async function startNodeServices(setup: {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly config: GitoConfig;
+  /** The live event bus (a Redis bridge in a cluster); in-process by default. */
+  readonly live?: LiveEvents;
 }): Promise<NodeServices> {
   const { system, pool, registry, logger, config } = setup;
-  const live = new InProcessLiveEvents((err) =>
-    logger.warn({ err: String(err) }, 'live stream listener failed'),
-  );
+  const live =
+    setup.live ??
+    new InProcessLiveEvents((err) =>
+      logger.warn({ err: String(err) }, 'live stream listener failed'),
+    );
   const alerting = await startAlerting({
     system,
     pool,

@@ -7,6 +7,7 @@ import { startClusterNode } from '../app/cluster-node.ts';
 import { formatClusterStatus, readClusterStatus } from '../app/cluster-status.ts';
 import { CONFIG_VARIABLES, ConfigError, type GitoConfig, loadConfig } from '../app/config.ts';
 import { startEmbedded } from '../app/embedded.ts';
+import { startGateway } from '../app/gateway-process.ts';
 import { startEmbeddedPostgres } from '../db/embedded.ts';
 import { createPool, prepareDatabase } from '../db/index.ts';
 import { BootstrapError, bootstrapKey, bootstrapTenant, isKeyRole } from '../gateway/bootstrap.ts';
@@ -16,6 +17,7 @@ const USAGE = `usage: gito <command>
 commands:
   start            run the embedded default: one node, the gateway, everything in-process
   node             run one cluster node (needs GITO_REDIS_URL and GITO_DATABASE_URL)
+  gateway          run the HTTP API alone, as a cluster member that hosts no actors
   cluster status   print the cluster's members, epoch and actors per node
   tenant create <id> [--name <name>] [--auto-provision]
                    create a tenant and print its first admin API key (shown once)
@@ -40,6 +42,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'node':
       return withConfig(async (config) => {
         const running = await startClusterNode(config);
+        return untilSignal(running.stop, config.shutdownTimeoutMs);
+      });
+    case 'gateway':
+      return withConfig(async (config) => {
+        const running = await startGateway(config);
         return untilSignal(running.stop, config.shutdownTimeoutMs);
       });
     case 'cluster':

@@ -42,6 +42,8 @@ export interface ClusterNodeOptions {
   readonly incarnation?: number;
   /** Address other nodes dial; defaults to the transport's listen address. */
   readonly advertiseAddress?: string;
+  /** false: join as a gateway that routes to the members and hosts no actor. Default true. */
+  readonly hostsActors?: boolean;
   readonly membership: MembershipProvider;
   /** Builds the transport with this node as its handler (so the node can receive). */
   readonly transport: (handler: TransportHandler) => NodeTransport;
@@ -108,6 +110,8 @@ export class ClusterNode implements Router, TransportHandler {
   /** Planned leave in progress: resident actors finish, nothing new is activated here. */
   private leaving = false;
   private leftTopology: (() => void) | undefined;
+  /** false: a gateway member that routes to the others and hosts nothing. */
+  private readonly hostsActors: boolean;
 
   constructor(private readonly options: ClusterNodeOptions) {
     this.nodeId = options.nodeId;
@@ -118,7 +122,8 @@ export class ClusterNode implements Router, TransportHandler {
     this.maxHops = options.maxHops ?? 4;
     this.maxHeld = options.maxHeld ?? 1_000_000;
     const colocation = options.colocation === undefined ? {} : { colocation: options.colocation };
-    this.table = new PlacementTable([this.nodeId], colocation);
+    this.hostsActors = options.hostsActors ?? true;
+    this.table = new PlacementTable(this.hostsActors ? [this.nodeId] : [NO_HOSTS], colocation);
     this.handoff = new HandoffState(this.nodeId, this.table, 0, []);
     this.system = new ActorSystem({
       ...options.system,
@@ -139,6 +144,7 @@ export class ClusterNode implements Router, TransportHandler {
       id: this.nodeId,
       address: this.options.advertiseAddress ?? address,
       incarnation: this.incarnation,
+      ...(this.hostsActors ? {} : { hosts: false }),
     };
     this.unsubscribe.push(this.membership.onChange((t) => this.applyTopology(t)));
     this.unsubscribe.push(this.membership.onLeaseLost(() => void this.leaseLost()));
@@ -442,7 +448,7 @@ export class ClusterNode implements Router, TransportHandler {
     if (!includesSelf && this.leaving) {
       // Our own planned leave: route whatever still reaches us to the remaining members.
       if (topology.members.length > 0) {
-        this.table = this.table.withMembers(topology.members.map((m) => m.id));
+        this.table = this.table.withMembers(placementIds(topology));
       }
       this.leftTopology?.();
       return;
@@ -454,7 +460,7 @@ export class ClusterNode implements Router, TransportHandler {
       void this.passivateAll('not a member');
       return;
     }
-    this.table = this.table.withMembers(topology.members.map((m) => m.id));
+    this.table = this.table.withMembers(placementIds(topology));
     const peers = topology.members.filter((m) => m.id !== this.nodeId).map((m) => m.id);
     this.handoffStartedAt = Date.now();
     const settled = this.hosting
@@ -557,7 +563,9 @@ export class ClusterNode implements Router, TransportHandler {
       this.logger.warn({ err: String(err) }, 'leaving the membership failed; others will reap us');
     }
     this.stopped = true;
-    const remaining = [...this.members.keys()].filter((id) => id !== this.nodeId);
+    const remaining = [...this.members.values()]
+      .filter((m) => m.id !== this.nodeId && m.hosts !== false)
+      .map((m) => m.id);
     let forwarded = 0;
     if (remaining.length > 0) {
       this.table = this.table.withMembers(remaining);
@@ -631,4 +639,16 @@ class RemoteReply implements ReplyHandle {
       error: { correlationId: this.correlationId, ...errorToWire(error) },
     });
   }
+}
+
+/**
+ * Placement's stand-in owner while no member hosts actors (only gateways are up): routing to it
+ * fails with "no address for node ...", naming the reason.
+ */
+const NO_HOSTS = '(no node hosting actors)';
+
+/** The members placement may pick: every member but those that host nothing (gateways). */
+function placementIds(topology: Topology): string[] {
+  const ids = topology.members.filter((m) => m.hosts !== false).map((m) => m.id);
+  return ids.length > 0 ? ids : [NO_HOSTS];
 }

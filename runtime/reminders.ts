@@ -22,6 +22,8 @@ export interface ReminderServiceOptions {
 export class ReminderService {
   private readonly armed = new Map<string, { timer: NodeJS.Timeout; dueAt: number }>();
   private readonly inflight = new Set<string>();
+  /** Reminders set again by the turn that their own firing is running. */
+  private readonly resetWhileFiring = new Map<string, Reminder>();
   private poller: NodeJS.Timeout | undefined;
   private stopped = false;
   private polling: Promise<void> | undefined;
@@ -62,6 +64,13 @@ export class ReminderService {
     };
     await this.store.upsert(reminder);
     this.disarm(actor, name);
+    const k = keyOf(actor, name);
+    if (this.inflight.has(k)) {
+      // Set again by the turn it is firing (a "next step" reminder): that turn's completion
+      // must neither delete nor advance it, and it is armed once the firing is over.
+      this.resetWhileFiring.set(k, reminder);
+      return;
+    }
     if (dueAt - Date.now() <= this.options.pollIntervalMs && this.options.isLocal(actor)) {
       this.arm(reminder);
     }
@@ -70,6 +79,7 @@ export class ReminderService {
   async clear(actor: ActorId, name: string): Promise<void> {
     await this.store.remove(actor, name);
     this.disarm(actor, name);
+    this.resetWhileFiring.delete(keyOf(actor, name));
   }
 
   /** Reads what is due soon and arms it; exposed so tests and the cluster can poll at once. */
@@ -132,6 +142,14 @@ export class ReminderService {
           { actor: r.actor, reminder: r.name, err: String(err), retry: !handled },
           'reminder delivery failed',
         );
+      }
+      const reset = this.resetWhileFiring.get(k);
+      this.resetWhileFiring.delete(k);
+      if (reset !== undefined) {
+        // The handler scheduled its next firing: the store already holds it, keep it.
+        this.inflight.delete(k);
+        if (reset.dueAt - Date.now() <= this.options.pollIntervalMs) this.arm(reset);
+        return;
       }
       if (handled) await this.store.complete(r.actor, r.name, r.dueAt, nextDueAt(r, Date.now()));
     } catch (err) {

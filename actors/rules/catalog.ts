@@ -170,6 +170,9 @@ export class RuleCatalog {
     }
     this.lastSeenMs = startedAt;
     if (changed.size > 0 || windowsChanged) this.version++;
+    // The first load is the catalogue's starting point, not a change: rule actors read it when
+    // they activate (and their kind may not even be registered yet).
+    if (since === 0) return;
     for (const [tenantId, ids] of changed) this.options.onChange?.(tenantId, [...ids]);
   }
 

@@ -74,8 +74,12 @@ interface PendingWork {
   readonly acks: Array<{ device: ReturnType<typeof actorId>; ack: RuleAck }>;
 }
 
-/** Cleared devices are remembered this long so a late duplicate of an old breach is ignored. */
-const TOMBSTONE_MS = 60 * 60_000;
+/**
+ * Cleared devices are remembered this long so a late duplicate of an old report is ignored
+ * (devices re-send unacknowledged reports every 5 s; a delayed copy arrives well within this).
+ * Short, because the rule actor's state is saved whole on every flush.
+ */
+const TOMBSTONE_MS = 5 * 60_000;
 const AGGREGATE = '';
 
 export function ruleActorId(tenantId: string, ruleId: string) {
@@ -395,7 +399,7 @@ export function createRuleActor(options: RuleActorOptions) {
     },
 
     handlers: {
-      report(ctx, m: RuleReport) {
+      report(ctx, m: RuleReport): void | Promise<void> {
         const rule = compiled(ctx);
         const { tenantId, ruleId } = splitKey(ctx.key);
         const ack: RuleAck = { type: 'ruleAck', ruleId, seq: m.seq };
@@ -405,6 +409,8 @@ export function createRuleActor(options: RuleActorOptions) {
         // Deleted or disabled rule, or a report older than the one applied: acknowledge only.
         if (rule === undefined || (previous !== undefined && m.seq <= previous.seq)) {
           ctx.tell(device, ack);
+          // Deleted while this node was down: its alerts still resolve, with the reason.
+          if (rule === undefined && Object.keys(s.open).length > 0) return retire(ctx);
           return;
         }
         s.devices[m.deviceKey] = {
@@ -413,7 +419,9 @@ export function createRuleActor(options: RuleActorOptions) {
           breaching: m.breaching,
           severity: m.severity,
           values: { ...m.values },
-          lastBreachAt: m.breaching ? m.at : (previous?.lastBreachAt ?? 0),
+          // The last moment it breached: now while breaching, the clear time when it stops.
+          lastBreachAt:
+            m.breaching || previous?.breaching === true ? m.at : (previous?.lastBreachAt ?? 0),
           ...(m.reason === undefined ? {} : { reason: m.reason }),
           groups: [...m.groups],
           tags: [...m.tags],

@@ -5,6 +5,11 @@ export interface Member {
   readonly address: string;
   /** Start time of this process (ms since epoch): a restarted node has a new incarnation. */
   readonly incarnation: number;
+  /**
+   * false for a member that hosts no actors (a `gito gateway`): it routes to the others and takes
+   * part in handoff rounds, but placement never picks it. Absent means true.
+   */
+  readonly hosts?: boolean;
 }
 
 /** The live members at one topology epoch. Epochs only increase. */

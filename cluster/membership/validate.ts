@@ -48,11 +48,17 @@ export function copyMember(member: Member): Member {
     id: member.id,
     address: member.address,
     incarnation: member.incarnation,
+    ...(member.hosts === false ? { hosts: false } : {}),
   });
 }
 
 export function sameMember(a: Member, b: Member): boolean {
-  return a.id === b.id && a.address === b.address && a.incarnation === b.incarnation;
+  return (
+    a.id === b.id &&
+    a.address === b.address &&
+    a.incarnation === b.incarnation &&
+    (a.hosts !== false) === (b.hosts !== false)
+  );
 }
 
 /** A frozen topology with its members sorted by id. */

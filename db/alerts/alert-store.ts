@@ -164,6 +164,10 @@ export class AlertStore {
 
   /** Opens the alert of (rule, device), or updates the open one. */
   async open(input: OpenAlertInput): Promise<AlertChange> {
+    // The common case, a new alert, is one statement (alert, event and outbox row commit
+    // together; one round trip). An open alert already there takes the locking path below.
+    const created = await this.insertNew(input);
+    if (created !== undefined) return created;
     return inTransaction(this.pool, async (client) => {
       const current = await this.lockOpen(client, input.ruleId, input.deviceKey);
       const events: AlertEvent[] = [];
@@ -250,6 +254,89 @@ export class AlertStore {
       }
       return { alert, events };
     });
+  }
+
+  /** Inserts a new open alert with its 'opened' event and outbox row; undefined if one is open. */
+  private async insertNew(input: OpenAlertInput): Promise<AlertChange | undefined> {
+    const details = {
+      severity: input.severity,
+      values: input.values,
+      suppressed: input.suppressed,
+      ...(input.devices === undefined ? {} : { devices: input.devices }),
+    };
+    const { rows } = await this.pool.query<AlertRow & { event_id: string }>(
+      `WITH a AS (
+         INSERT INTO alerts (tenant_id, rule_id, rule_version, device_key, severity, suppressed,
+           flapping, opened_at, last_at, last_values, devices)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, ${msParam(8)}, ${msParam(8)}, $9, $10)
+         ON CONFLICT (rule_id, coalesce(device_key, '')) WHERE state <> 'resolved' DO NOTHING
+         RETURNING *
+       ), e AS (
+         INSERT INTO alert_events (tenant_id, alert_id, type, actor, at, details)
+         SELECT tenant_id, id, 'opened', $11, opened_at, $12 FROM a
+         RETURNING id
+       ), o AS (
+         INSERT INTO alert_outbox (tenant_id, alert_id, event_id, type, payload)
+         SELECT a.tenant_id, a.id, e.id, 'opened',
+           jsonb_build_object('event', jsonb_build_object('id', e.id::text, 'alertId', a.id::text,
+             'type', 'opened', 'actor', $11::text, 'at', $8::bigint, 'details', $12::jsonb),
+             'alert', $13::jsonb || jsonb_build_object('id', a.id::text))
+         FROM a, e
+       )
+       SELECT ${ALERT_COLUMNS.replace(/\bid::text/, 'a.id::text')}, e.id::text AS event_id
+       FROM a, e`,
+      [
+        input.tenantId,
+        input.ruleId,
+        input.ruleVersion,
+        input.deviceKey,
+        input.severity,
+        input.suppressed,
+        input.flapping,
+        input.at,
+        JSON.stringify(input.values),
+        input.devices === undefined ? null : JSON.stringify(input.devices),
+        SYSTEM,
+        JSON.stringify(details),
+        JSON.stringify(this.snapshotOfNew(input)),
+      ],
+    );
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const alert = toAlert(row);
+    const event: AlertEvent = {
+      id: row.event_id,
+      alertId: alert.id,
+      type: 'opened',
+      actor: SYSTEM,
+      at: input.at,
+      details,
+    };
+    return { alert, events: [event] };
+  }
+
+  /** The outbox's alert snapshot of a new alert (the same fields toAlert gives, but the id). */
+  private snapshotOfNew(input: OpenAlertInput): Omit<Alert, 'id'> {
+    return {
+      tenantId: input.tenantId,
+      ruleId: input.ruleId,
+      ruleVersion: input.ruleVersion,
+      deviceKey: input.deviceKey,
+      state: 'active',
+      severity: input.severity,
+      suppressed: input.suppressed,
+      flapping: input.flapping,
+      openedAt: input.at,
+      lastAt: input.at,
+      count: 1,
+      lastValues: input.values,
+      devices: input.devices === undefined ? null : [...input.devices],
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedAt: null,
+      resolvedBy: null,
+      resolveReason: null,
+    };
   }
 
   /** Resolves the open alert of (rule, device), if any. */

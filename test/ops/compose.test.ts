@@ -98,9 +98,7 @@ const gitoCommands = new Set(
   [...read('bin/gito.ts').matchAll(/^\s+case '([a-z-]+)':/gm)].map((m) => m[1]!),
 );
 /** Commands docker-compose.yml runs that are being added elsewhere (remove once they exist). */
-const PENDING_COMMANDS: Record<string, string> = {
-  gateway: 'issue 7: `gito gateway`, the stand-alone stateless gateway',
-};
+const PENDING_COMMANDS: Record<string, string> = {};
 
 /** A Gito service's configuration as the process would load it (throws as it would at start). */
 const configs = {

@@ -128,3 +128,46 @@ describe('durable reminders', () => {
     expect(await system.reminderStore.list('alarm/e')).toEqual([]);
   });
 });
+
+describe('a reminder set again by its own firing', () => {
+  // A "next step" actor re-arms its one reminder from onReminder: the firing's completion must
+  // not delete the new due time (same time) nor leave it unarmed until the next poll.
+  const steps = defineActor<{ fired: number[] }, { type: 'start' } | { type: 'fired' }>()({
+    kind: 'stepper',
+    initialState: () => ({ fired: [] }),
+    handlers: {
+      async start(ctx) {
+        await ctx.setReminder('step', { dueInMs: 20 });
+      },
+      fired: (ctx) => ctx.state.fired,
+    },
+    async onReminder(ctx, fired) {
+      ctx.state.fired.push(fired.dueAt);
+      if (ctx.state.fired.length === 1) await ctx.setReminder('step', { at: fired.dueAt });
+      else if (ctx.state.fired.length === 2) await ctx.setReminder('step', { dueInMs: 30 });
+    },
+  });
+
+  it('keeps the reminder, at the same or a later time, and fires it again', async () => {
+    const store = new MemoryReminderStore();
+    const system = new ActorSystem({
+      logger: silentLogger,
+      stateStore: new MemoryStateStore(),
+      reminderStore: store,
+      // Long poll: only the re-arming after the firing can make the later steps fire in time.
+      reminderPollIntervalMs: 60_000,
+    });
+    systems.push(system);
+    system.register(steps);
+    await system.ask('stepper/a', { type: 'start' });
+    const deadline = Date.now() + 3_000;
+    let fired: number[] = [];
+    while (Date.now() < deadline && fired.length < 3) {
+      await sleep(20);
+      fired = await system.ask<number[]>('stepper/a', { type: 'fired' });
+    }
+    expect(fired).toHaveLength(3);
+    expect(fired[1]).toBe(fired[0]);
+    expect(await store.due(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+});

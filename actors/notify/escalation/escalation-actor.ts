@@ -30,6 +30,7 @@ import { renderMessage } from '../templates/templates.ts';
 import { ESCALATION_KIND } from './ids.ts';
 import { type PlanStep, type PolicyLevel, planSteps, validateLevels } from './policy.ts';
 import { type Recipient, type RecipientDirectory, resolveRecipients } from './recipients.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 export type EscalationMessage =
   | { readonly type: 'alertEvent'; readonly event: AlertEvent; readonly alert: Alert }
@@ -64,6 +65,8 @@ export interface EscalationState {
    * hours) in its recipient's queue. Released at `at`; dropped on acknowledge or resolve.
    */
   held: Array<{ at: number; key: string; contactPoint: string }>;
+  /** Due time of the reminder set now (null: none), so an unneeded clear costs nothing. */
+  reminderAt: number | null;
 }
 
 export interface EscalationActorOptions {
@@ -72,6 +75,11 @@ export interface EscalationActorOptions {
   readonly sealer: SecretSealer;
   /** Called after deliveries were committed, so the dispatcher looks now. */
   readonly wakeDispatcher?: () => void;
+  /**
+   * How long policies, contact points, preferences, team members and templates read for one
+   * alert are reused for the next (changes reach escalation within it). Default 5 s; 0: none.
+   */
+  readonly cacheTtlMs?: number;
   /** Public base URL of the dashboard for links in messages (e.g. https://gito.example.com). */
   readonly publicUrl?: string;
   readonly now?: () => number;
@@ -96,24 +104,44 @@ function initial(): EscalationState {
     notified: [],
     stopReason: null,
     held: [],
+    reminderAt: null,
   };
 }
 
 export function createEscalationActor(options: EscalationActorOptions) {
   const { pool, outbox, sealer } = options;
   const clock = options.now ?? (() => Date.now());
+  const cache = new TtlCache(options.cacheTtlMs ?? 5_000);
   type Ctx = ActorContext<EscalationState, EscalationMessage>;
 
   function directory(tenantId: string): RecipientDirectory {
     return {
-      teamMembers: (teamId, leadsOnly) => teamMemberIds(pool, tenantId, teamId, leadsOnly),
-      usersContactPoints: (ids) => getUsersContactPoints(pool, sealer, tenantId, ids),
-      contactPoints: (ids) => getContactPointsWithSecrets(pool, sealer, tenantId, ids),
-      preferences: (ids) => getPreferences(pool, tenantId, ids),
+      teamMembers: (teamId, leadsOnly) =>
+        cache.get(`team:${tenantId}:${teamId}:${leadsOnly}`, () =>
+          teamMemberIds(pool, tenantId, teamId, leadsOnly),
+        ),
+      usersContactPoints: (ids) =>
+        cache.get(`ucp:${tenantId}:${[...ids].sort().join(',')}`, () =>
+          getUsersContactPoints(pool, sealer, tenantId, ids),
+        ),
+      contactPoints: (ids) =>
+        cache.get(`cp:${tenantId}:${[...ids].sort().join(',')}`, () =>
+          getContactPointsWithSecrets(pool, sealer, tenantId, ids),
+        ),
+      preferences: (ids) =>
+        cache.get(`pref:${tenantId}:${[...ids].sort().join(',')}`, () =>
+          getPreferences(pool, tenantId, ids),
+        ),
     };
   }
 
-  async function policyFor(
+  function policyFor(alert: Alert, named: string | null): Promise<EscalationPolicy | undefined> {
+    return cache.get(`policy:${alert.tenantId}:${named ?? ''}:${alert.severity}`, () =>
+      loadPolicy(alert, named),
+    );
+  }
+
+  async function loadPolicy(
     alert: Alert,
     named: string | null,
   ): Promise<EscalationPolicy | undefined> {
@@ -164,7 +192,9 @@ export function createEscalationActor(options: EscalationActorOptions) {
     if (recipients.length === 0) return;
     const now = clock();
     await inTransaction(pool, async (client) => {
-      const overrides = await listTemplateOverrides(client, alert.tenantId);
+      const overrides = await cache.get(`templates:${alert.tenantId}`, () =>
+        listTemplateOverrides(client, alert.tenantId),
+      );
       const planned: PlannedDelivery[] = [];
       for (const r of recipients) {
         const { message } = renderMessage(
@@ -239,8 +269,17 @@ export function createEscalationActor(options: EscalationActorOptions) {
       steps[s.cursor]?.at ?? Number.POSITIVE_INFINITY,
       ...s.held.map((h) => h.at),
     );
-    if (!Number.isFinite(next)) await ctx.clearReminder(REMINDER);
-    else await ctx.setReminder(REMINDER, { at: next });
+    if (!Number.isFinite(next)) await clearStep(ctx);
+    else if (next !== s.reminderAt) {
+      await ctx.setReminder(REMINDER, { at: next });
+      s.reminderAt = next;
+    }
+  }
+
+  async function clearStep(ctx: Ctx): Promise<void> {
+    if (ctx.state.reminderAt === null) return;
+    await ctx.clearReminder(REMINDER);
+    ctx.state.reminderAt = null;
   }
 
   /** Plans the held messages whose quiet hours are over. */
@@ -272,7 +311,9 @@ export function createEscalationActor(options: EscalationActorOptions) {
   async function start(ctx: Ctx, at: number): Promise<void> {
     const s = ctx.state;
     const alert = s.alert as Alert;
-    const rule = await ruleForEscalation(pool, alert.tenantId, alert.ruleId);
+    const rule = await cache.get(`rule:${alert.tenantId}:${alert.ruleId}`, () =>
+      ruleForEscalation(pool, alert.tenantId, alert.ruleId),
+    );
     s.ruleName = rule?.name ?? null;
     const policy = await policyFor(alert, rule?.escalationPolicy ?? null);
     const levels = policy === undefined ? undefined : validateLevels(policy.levels);
@@ -299,7 +340,7 @@ export function createEscalationActor(options: EscalationActorOptions) {
     s.phase = 'stopped';
     s.stopReason = event;
     s.held = [];
-    await ctx.clearReminder(REMINDER);
+    await clearStep(ctx);
     await outbox.cancelPending(pool, alert.id, ['firing']);
     if (!wasRunning && event === 'acknowledged') return;
     const channels = event === 'resolved' ? RESOLVE_CHANNELS : ACK_CHANNELS;
@@ -345,7 +386,7 @@ export function createEscalationActor(options: EscalationActorOptions) {
         if (s.phase === 'running') {
           s.phase = 'waiting';
           s.held = [];
-          await ctx.clearReminder(REMINDER);
+          await clearStep(ctx);
           await outbox.cancelPending(pool, alert.id, ['firing']);
         } else if (s.phase === 'idle') s.phase = 'waiting';
         break;
@@ -370,6 +411,8 @@ export function createEscalationActor(options: EscalationActorOptions) {
     idleTimeoutMs: 5 * 60_000,
 
     onReminder(ctx) {
+      // The reminder that fired is used up (unless runDue sets it again).
+      ctx.state.reminderAt = null;
       return runDue(ctx);
     },
 

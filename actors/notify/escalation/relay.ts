@@ -34,6 +34,7 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private sleeper: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  private again = false;
   relayed = 0;
   failed = 0;
 
@@ -54,7 +55,11 @@ export class OutboxRelay {
   /** Something was just written to the outbox: look now instead of after the idle sleep. */
   wake(): void {
     const s = this.sleeper;
-    if (s === undefined) return;
+    if (s === undefined) {
+      // A round is running: it may have claimed before this row was committed; go again at once.
+      this.again = true;
+      return;
+    }
     this.sleeper = undefined;
     clearTimeout(s.timer);
     s.resolve();
@@ -108,6 +113,10 @@ export class OutboxRelay {
         this.options.logger.warn({ err: String(err) }, 'outbox relay round failed');
       }
       if (!this.running) break;
+      if (this.again) {
+        this.again = false;
+        continue;
+      }
       if (claimed < (this.options.batch ?? 500)) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
