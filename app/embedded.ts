@@ -1,5 +1,7 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
+import type { Logger } from 'pino';
 import { startEmbeddedPostgres } from '../db/embedded.ts';
 import {
   createPool,
@@ -8,6 +10,7 @@ import {
   PostgresStateStore,
   prepareDatabase,
 } from '../db/index.ts';
+import { bootstrapKey } from '../gateway/bootstrap.ts';
 import { buildGateway } from '../gateway/server.ts';
 import { ActorSystem } from '../runtime/index.ts';
 import { alertingAccess, apiDependencies } from './api-wiring.ts';
@@ -59,7 +62,7 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
     const pool = createPool(databaseUrl);
     stops.push(() => pool.end());
     await prepareDatabase(pool, { log: (m) => logger.info(m) });
-    await ensureDemoTenant(pool);
+    await ensureDemoTenant(pool, logger, config.dataDir);
 
     const system = new ActorSystem({
       nodeId: config.nodeId,
@@ -179,10 +182,25 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
   }
 }
 
-async function ensureDemoTenant(pool: Pool): Promise<void> {
-  await pool.query(
+/**
+ * The demo tenant, and on its first start an admin API key printed once (only its hash is
+ * stored): the embedded default is usable through the API without another command.
+ */
+async function ensureDemoTenant(pool: Pool, logger: Logger, dataDir: string): Promise<void> {
+  const { rowCount } = await pool.query(
     `INSERT INTO tenants (id, name, auto_provision_devices) VALUES ($1, 'Demo', true)
      ON CONFLICT (id) DO NOTHING`,
     [DEMO_TENANT],
+  );
+  if (rowCount !== 1) return;
+  const { key } = await bootstrapKey(pool, DEMO_TENANT, { role: 'admin', name: 'demo admin' });
+  // Secrets never go to the logs: the key is written once to a file only this user can read.
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'demo-admin-key');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  logger.warn(
+    { tenant: DEMO_TENANT, file },
+    'created the demo tenant and its admin API key (in this file, readable by you only; use it ' +
+      'as "Authorization: Bearer <key>"; API docs at /docs)',
   );
 }

@@ -23,6 +23,7 @@ import {
 import { conflict, notFound } from '../http/problem.ts';
 import { Id, IdParams, NoContent, Nullable, responses, SearchQuery } from '../http/schemas.ts';
 import type { ApiResource } from './context.ts';
+import { announceProfileChanges } from './profile-changes.ts';
 import { Connectivity, DeviceKey, DeviceSchema, Tag, Tags } from './shapes.ts';
 
 const DevEui = Type.String({ pattern: '^[0-9A-Fa-f]{16}$', description: 'LoRaWAN DevEUI' });
@@ -269,6 +270,7 @@ export const devicesResource: ApiResource = {
         );
         if (after === undefined) throw notFound('device', request.params.id);
         request.audit = { resourceType: 'device', resourceId: after.id, before, after };
+        announceProfileChanges(ctx.pool, ctx.actors, tenantId, [after.id]);
         return after;
       },
     );
@@ -303,6 +305,7 @@ export const devicesResource: ApiResource = {
           before: { tags: before.tags },
           after: { tags: after.tags },
         };
+        announceProfileChanges(ctx.pool, ctx.actors, tenantId, [after.id]);
         return after;
       },
     );

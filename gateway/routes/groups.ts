@@ -24,6 +24,7 @@ import {
 } from '../http/schemas.ts';
 import type { ApiResource } from './context.ts';
 import { DeviceFilterQuery, deviceFilter } from './devices.ts';
+import { announceProfileChanges } from './profile-changes.ts';
 import { DeviceSchema } from './shapes.ts';
 
 const GroupSchema = Type.Object({
@@ -238,6 +239,7 @@ export const groupsResource: ApiResource = {
           resourceId: request.params.id,
           after: { deviceIds: request.body.deviceIds },
         };
+        announceProfileChanges(ctx.pool, ctx.actors, tenantId, request.body.deviceIds);
         return { added: result.added };
       },
     );
@@ -263,6 +265,7 @@ export const groupsResource: ApiResource = {
           resourceId: id,
           after: { deviceIds: [deviceId] },
         };
+        announceProfileChanges(ctx.pool, ctx.actors, authOf(request).tenantId, [deviceId]);
         return reply.code(204).send(null);
       },
     );
@@ -288,6 +291,7 @@ export const groupsResource: ApiResource = {
           resourceId: id,
           before: { deviceIds: [deviceId] },
         };
+        announceProfileChanges(ctx.pool, ctx.actors, authOf(request).tenantId, [deviceId]);
         return reply.code(204).send(null);
       },
     );

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deviceActorId } from '../../actors/device/index.ts';
 import { DefinitionRepo } from '../../db/alerts/rule-repo.ts';
 import { createTenant, registerDevices } from '../../db/devices/registry.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '../db/helpers.ts';
@@ -197,6 +198,32 @@ describe('alerting on one node', () => {
     await waitFor(
       async () => (await alertsOf(db.pool, ruleId))[0]?.devices?.length === 4,
       'four devices',
+    );
+  });
+  it("re-resolves a device's rules when its groups change (profileChanged)", async () => {
+    const t = await tenant(['d1']);
+    const ruleId = await createRule(db.pool, t, {
+      name: 'cold room',
+      scope: { type: 'group', group: 'cold' },
+      condition: { metric: 'temp', op: '>', value: 8 },
+      severity: 'major',
+    });
+    node = await startAlertingNode(db.pool);
+    reading(node.system, t, 'd1', { temp: 12 });
+    await node.system.whenIdle();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await alertsOf(db.pool, ruleId)).toEqual([]);
+    await db.pool.query(
+      `WITH g AS (INSERT INTO device_groups (tenant_id, name) VALUES ($1, 'cold') RETURNING id)
+       INSERT INTO device_group_members (tenant_id, group_id, device_id)
+       SELECT $1, g.id, d.id FROM g, devices d WHERE d.tenant_id = $1`,
+      [t],
+    );
+    await node.system.ask(deviceActorId(t, 'd1'), { type: 'profileChanged' });
+    reading(node.system, t, 'd1', { temp: 13 });
+    await waitFor(
+      async () => (await alertsOf(db.pool, ruleId)).length === 1,
+      'alert once in group',
     );
   });
 });
