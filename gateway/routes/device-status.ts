@@ -47,6 +47,9 @@ type LiveStatusValue = {
   messages: number | null;
 };
 
+/** How long a status read reuses the device row it looked up. */
+const DEVICE_ROW_TTL_MS = 2_000;
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function fromActor(device: Device, s: DeviceStatus): LiveStatusValue {
@@ -114,6 +117,22 @@ export const deviceStatusResource: ApiResource = {
   tag: 'device-status',
   description: 'Live device status from the device actors: one device, or a fleet page',
   routes(app, ctx) {
+    // Status reads are the dashboard's hottest path; the device row they need (key, name and
+    // the snapshot to fall back on) changes rarely, so it is reused for a moment instead of
+    // costing a query per read. A renamed or deleted device shows within DEVICE_ROW_TTL_MS.
+    const rows = new Map<string, { at: number; device: Device }>();
+    const deviceRow = async (tenantId: string, id: string): Promise<Device | undefined> => {
+      const k = `${tenantId}\u0000${id}`;
+      const now = Date.now();
+      const hit = rows.get(k);
+      if (hit !== undefined && now - hit.at < DEVICE_ROW_TTL_MS) return hit.device;
+      const device = await getDevice(ctx.pool, tenantId, id);
+      if (rows.size >= 100_000) rows.clear();
+      if (device === undefined) rows.delete(k);
+      else rows.set(k, { at: now, device });
+      return device;
+    };
+
     app.get(
       '/devices/:id/status',
       {
@@ -126,7 +145,7 @@ export const deviceStatusResource: ApiResource = {
       },
       async (request) => {
         const tenantId = authOf(request).tenantId;
-        const device = await getDevice(ctx.pool, tenantId, request.params.id);
+        const device = await deviceRow(tenantId, request.params.id);
         if (device === undefined) throw notFound('device', request.params.id);
         return statusOf(ctx, tenantId, device, (err) =>
           request.log.warn({ err: String(err), device: device.key }, 'device status read failed'),
