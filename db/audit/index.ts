@@ -1,4 +1,6 @@
 // The audit log: hash-chained records per tenant (see docs/audit-and-gdpr.md).
+
+export { inTransaction } from '../sql.ts';
 export {
   type AppendedRecord,
   appendPreparedInTransaction,
@@ -62,6 +64,5 @@ export {
   AuditWriteError,
   type AuditWriterOptions,
   AuditWriterStats,
-  inTransaction,
   isTransient,
 } from './writer.ts';

@@ -1,8 +1,8 @@
 import type { ClientBase, Pool } from 'pg';
+import { inTransaction } from '../sql.ts';
 import { type AppendedRecord, appendPreparedInTransaction } from './append.ts';
 import { type PrepareOptions, prepareEntry } from './prepare.ts';
 import type { AuditEntry } from './record.ts';
-import { inTransaction } from './writer.ts';
 
 /**
  * Writes one audit record in its own transaction: for changes made outside HTTP (the CLI, an

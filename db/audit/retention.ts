@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
+import { inTransaction } from '../sql.ts';
 import { lockChainHead } from './append.ts';
 import { GLOBAL_CHAIN, RETENTION_ACTION } from './record.ts';
 import { recordAuditInTransaction } from './record-audit.ts';
-import { inTransaction } from './writer.ts';
 
 export interface AuditRetentionResult {
   readonly tenantId: string;

@@ -1,4 +1,5 @@
-import type { ClientBase, Pool } from 'pg';
+import type { Pool } from 'pg';
+import { inTransaction } from '../sql.ts';
 import { type AppendedRecord, appendPreparedInTransaction } from './append.ts';
 import { type PreparedEntry, type PrepareOptions, prepareEntry } from './prepare.ts';
 import type { AuditEntry } from './record.ts';
@@ -154,29 +155,6 @@ export class AuditLog {
         await this.sleep(delay);
       }
     }
-  }
-}
-
-/** Runs `work` in a transaction on a pooled connection. */
-export async function inTransaction<T>(
-  pool: Pool,
-  work: (client: ClientBase) => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
-    });
-    throw err;
-  } finally {
-    // A connection whose ROLLBACK failed is in an unknown state: do not hand it out again.
-    client.release(broken ? true : undefined);
   }
 }
 
