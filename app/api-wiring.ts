@@ -10,6 +10,7 @@ import type { AlertingAccess } from '../gateway/routes/alerting-access.ts';
 import type { GitoConfig } from './config.ts';
 import type { Ingestion } from './ingestion.ts';
 import type { NodeServices } from './node-services.ts';
+import type { Notifications } from './notifications.ts';
 
 /**
  * The API's dependencies as a process provides them (the embedded default, `gito node` and
@@ -22,6 +23,8 @@ export function apiDependencies(setup: {
   /** What the API reaches of the domain: a node's services, or a gateway's lighter set. */
   readonly services: Pick<NodeServices, 'live' | 'auditLog'> & {
     readonly alerting: AlertingAccess;
+    /** The sealer of contact point secrets; without it those routes answer 503. */
+    readonly notifications?: Pick<Notifications, 'sealer'>;
   };
   readonly registry: Registry;
   /** Ingestion may start after the gateway: read at each request. */
@@ -47,6 +50,9 @@ export function apiDependencies(setup: {
     ingestMaxPayloadBytes: config.ingest.maxPayloadBytes,
     clusterStatus: setup.clusterStatus,
     alerting: services.alerting,
+    ...(services.notifications === undefined
+      ? {}
+      : { notify: { sealer: services.notifications.sealer } }),
     resources: [auditResource, gdprResource(), liveResource({ events: services.live, registry })],
     // Every mutation, successful or refused, is audited (docs/audit-and-gdpr.md).
     install: (app) => installAudit(app, { log: services.auditLog, registry }),

@@ -1,6 +1,8 @@
 import { AlertStore } from '../db/alerts/alert-store.ts';
 import { AuditLog } from '../db/audit/index.ts';
 import { createPool, prepareDatabase } from '../db/index.ts';
+import { withPlaintextFallback } from '../db/notify/secrets.ts';
+import { secretBoxFromEnv } from '../db/secrets/secret-box.ts';
 import { InProcessLiveEvents } from '../gateway/live/events.ts';
 import { buildGateway } from '../gateway/server.ts';
 import { apiDependencies } from './api-wiring.ts';
@@ -66,6 +68,12 @@ export async function startGateway(config: GitoConfig): Promise<RunningGateway> 
           databaseUrl,
           // Nodes follow rule changes through PostgreSQL NOTIFY; nothing to refresh here.
           refreshRules: async () => {},
+        },
+        // The same key as the nodes' (GITO_SECRET_KEY), so both read what the other sealed.
+        notifications: {
+          sealer: withPlaintextFallback(
+            secretBoxFromEnv(process.env, { warn: (m) => logger.warn(m) }),
+          ),
         },
       },
       registry,

@@ -7,7 +7,7 @@ import { OutboxRelay } from '../actors/notify/escalation/relay.ts';
 import { createNotificationService, type NotificationService } from '../actors/notify/service.ts';
 import { AlertStore } from '../db/alerts/alert-store.ts';
 import { AlertOutbox } from '../db/alerts/outbox.ts';
-import { withPlaintextFallback } from '../db/notify/secrets.ts';
+import { type SecretSealer, withPlaintextFallback } from '../db/notify/secrets.ts';
 import { secretBoxFromEnv } from '../db/secrets/secret-box.ts';
 import type { ActorSystem } from '../runtime/index.ts';
 import type { Alerting } from './alerting.ts';
@@ -15,6 +15,8 @@ import type { Alerting } from './alerting.ts';
 export interface Notifications {
   readonly service: NotificationService;
   readonly relay: OutboxRelay;
+  /** Seals and opens contact point secrets (the API's contact point routes use it too). */
+  readonly sealer: SecretSealer;
   stop(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export function startNotifications(setup: {
   return {
     service,
     relay,
+    sealer,
     stop: async () => {
       setup.alerting.listeners.delete(wake);
       await relay.stop();

@@ -11,6 +11,7 @@ import type { IngestLimits } from '../actors/ingest/types.ts';
 import type { ActorId, AskOptions, Message } from '../runtime/index.ts';
 import type { AlertingAccess } from './routes/alerting-access.ts';
 import type { ApiContext, ApiResource } from './routes/context.ts';
+import type { NotifyAccess } from './routes/notify-access.ts';
 
 /** How the gateway reaches actors: an ActorSystem, or a ClusterNode's system (routes by owner). */
 export interface ActorAccess {
@@ -84,6 +85,8 @@ export interface ApiDependencies {
   readonly install?: (app: FastifyInstance, ctx: ApiContext) => void | Promise<void>;
   /** Rules, maintenance windows, alerts and backtests (app/alerting.ts); their routes need it. */
   readonly alerting?: AlertingAccess;
+  /** The sealer of notification secrets; contact point writes answer 503 without it. */
+  readonly notify?: NotifyAccess;
   /** Serve the OpenAPI UI at /docs (default true). */
   readonly docs?: boolean;
   readonly now?: () => number;

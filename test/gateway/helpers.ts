@@ -16,6 +16,7 @@ import { insertApiKey, type KeyRole } from '../../db/gateway/api-keys.ts';
 import { insertTenant } from '../../db/gateway/tenants.ts';
 import { insertUser, type UserRole } from '../../db/gateway/users.ts';
 import { ensureTelemetryPartitions } from '../../db/partitions.ts';
+import { SecretBox } from '../../db/secrets/secret-box.ts';
 import { TelemetryWriter } from '../../db/telemetry/writer.ts';
 import { apiHandleOf } from '../../gateway/api.ts';
 import { generateApiKey } from '../../gateway/auth/api-keys.ts';
@@ -26,6 +27,9 @@ import { ActorSystem, silentLogger } from '../../runtime/index.ts';
 import { createMigratedTestDatabase, type MigratedTestDatabase } from '../db/helpers.ts';
 
 export const TOKEN_SECRET = 'test-secret-of-at-least-thirty-two-bytes!';
+
+/** Seals contact point secrets in route tests (a fixed key: the tests open what they sealed). */
+export const TEST_SECRET_BOX = new SecretBox(Buffer.alloc(32, 7));
 
 export interface TestApi {
   readonly app: Gateway;
@@ -82,6 +86,7 @@ export async function startTestApi(
         databaseUrl: db.url,
         refreshRules: async () => {},
       },
+      notify: { sealer: TEST_SECRET_BOX },
       now: () => clock.now,
       ...overrides,
     },

@@ -6,6 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertStore } from '../../db/alerts/alert-store.ts';
+import { insertDeliveries } from '../../db/notify/deliveries.ts';
 import { PostgresDeadLetterSink } from '../../db/stores/dead-letters.ts';
 import { call, createKey, createTenantWithAdmin, startTestApi, type TestApi } from './helpers.ts';
 
@@ -36,6 +37,10 @@ const a = {
   rule: '',
   window: '',
   alert: '',
+  contactPoint: '',
+  policy: '',
+  template: '',
+  delivery: '',
 };
 /** Strings only tenant A's data contains: none may appear in a 2xx answer to tenant B. */
 const MARKERS = [
@@ -48,6 +53,11 @@ const MARKERS = [
   'Alpha Corp',
   'Alpha rule',
   'Alpha window',
+  'Alpha pager',
+  'alpha-pager-routing-key',
+  'Alpha policy',
+  'Alpha template',
+  'alpha delivery title',
 ];
 
 beforeAll(async () => {
@@ -121,6 +131,46 @@ beforeAll(async () => {
       repeat: true,
     })
   ).alert.id;
+  a.contactPoint = (
+    await must('POST', '/api/v1/contact-points', {
+      kind: 'pagerduty',
+      name: 'Alpha pager',
+      userId: a.user,
+      target: { routingKey: 'alpha-pager-routing-key' },
+    })
+  ).id;
+  await must('PUT', `/api/v1/users/${a.user}/preferences`, { timeZone: 'Europe/Berlin' });
+  a.policy = (
+    await must('POST', '/api/v1/escalation-policies', {
+      name: 'Alpha policy',
+      levels: [{ delay: '0s', targets: [{ type: 'contact_point', id: a.contactPoint }] }],
+    })
+  ).id;
+  await must('PUT', '/api/v1/escalation-policies/defaults/major', { policyId: a.policy });
+  a.template = (
+    await must('PUT', '/api/v1/templates', {
+      channel: 'email',
+      body: 'Alpha template {{alert.summary}}',
+    })
+  ).id;
+  const [delivery] = await insertDeliveries(api.db.pool, [
+    {
+      tenantId: 'alpha',
+      alertId: a.alert,
+      channel: 'pagerduty',
+      event: 'firing',
+      recipient: 'pagerduty:alpha',
+      contactPointId: a.contactPoint,
+      targetSealed: 'plain:{"routingKey":"alpha-pager-routing-key"}',
+      payload: { title: 'alpha delivery title' },
+      idempotencyKey: 'alpha-delivery',
+      maxAttempts: 3,
+      createdAt: Date.now(),
+      notBefore: Date.now(),
+      deadline: Date.now() + 3_600_000,
+    },
+  ]);
+  a.delivery = delivery!.id!;
   // Tenant B has data of its own, so its lists are not trivially empty.
   await call(api, 'POST', '/api/v1/devices', adminB, { key: 'bravo-pump' });
 
@@ -165,6 +215,14 @@ function aIdFor(name: string, path: string): string {
       return a.user;
     case 'api-keys':
       return a.key;
+    case 'contact-points':
+      return a.contactPoint;
+    case 'escalation-policies':
+      return a.policy;
+    case 'templates':
+      return a.template;
+    case 'deliveries':
+      return a.delivery;
     default:
       // A resource this test does not know yet: an id A's data surely uses.
       return a.device;
@@ -235,7 +293,20 @@ function request(op: Operation) {
   if (query.length > 0) url += `?${query.join('&')}`;
   const body = op.body === undefined ? undefined : sample(op.body, 'body', op.path);
   const bodyText = JSON.stringify(body ?? {});
-  const ids = [a.device, a.user, a.group, a.team, a.key, a.rule, a.window, a.alert];
+  const ids = [
+    a.device,
+    a.user,
+    a.group,
+    a.team,
+    a.key,
+    a.rule,
+    a.window,
+    a.alert,
+    a.contactPoint,
+    a.policy,
+    a.template,
+    a.delivery,
+  ];
   if (ids.some((id) => bodyText.includes(`"${id}"`))) {
     usesAId = true;
   }
@@ -284,6 +355,12 @@ describe('tenant isolation', () => {
     expect((await read(`/api/v1/users/${a.user}`)).email).toBe('alice@alpha.example');
     expect((await read(`/api/v1/api-keys/${a.key}`)).revokedAt).toBeNull();
     expect((await read('/api/v1/tenants/alpha')).name).toBe('Alpha Corp');
+    expect((await read(`/api/v1/contact-points/${a.contactPoint}`)).name).toBe('Alpha pager');
+    expect((await read(`/api/v1/escalation-policies/${a.policy}`)).name).toBe('Alpha policy');
+    expect((await read('/api/v1/escalation-policies/defaults')).major).toBe(a.policy);
+    expect((await read(`/api/v1/templates/${a.template}`)).channel).toBe('email');
+    expect((await read(`/api/v1/deliveries/${a.delivery}`)).status).toBe('pending');
+    expect((await read(`/api/v1/users/${a.user}/preferences`)).timeZone).toBe('Europe/Berlin');
     const status = await read(`/api/v1/devices/${a.device}/status`);
     expect(status.metrics.note.value).toBe('alpha-secret-reading');
   });
