@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -81,6 +82,7 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
       registry,
       logger,
       config,
+      env: withLocalSecretKey(process.env, config.dataDir, logger),
     });
     stops.push(() => services.stop());
     stops.push(() => system.shutdown());
@@ -180,6 +182,22 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The embedded default keeps its secret key beside its data when GITO_SECRET_KEY is not set
+ * (created once, readable by this user only), so stored channel secrets survive restarts
+ * without any setup. Clusters set GITO_SECRET_KEY, the same on every process.
+ */
+function withLocalSecretKey(env: NodeJS.ProcessEnv, dataDir: string, logger: Logger) {
+  if (env.GITO_SECRET_KEY !== undefined && env.GITO_SECRET_KEY !== '') return env;
+  const file = join(dataDir, 'secret-key');
+  mkdirSync(dataDir, { recursive: true });
+  if (!existsSync(file)) {
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    logger.info({ file }, 'created the secret key for stored secrets');
+  }
+  return { ...env, GITO_SECRET_KEY: readFileSync(file, 'utf8').trim() };
 }
 
 /**

@@ -36,6 +36,8 @@ export async function startNodeServices(setup: {
   readonly config: GitoConfig;
   /** The live event bus (a Redis bridge in a cluster); in-process by default. */
   readonly live?: LiveEvents;
+  /** Environment for the notification settings and secret key; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }): Promise<NodeServices> {
   const { system, pool, registry, logger, config } = setup;
   const live =
@@ -91,6 +93,7 @@ export async function startNodeServices(setup: {
     logger,
     nodeId: config.nodeId,
     alerting,
+    ...(setup.env === undefined ? {} : { env: setup.env }),
   });
   const auditLog = new AuditLog(pool, {
     onRetry: (err, attempt) => logger.warn({ err: String(err), attempt }, 'audit write retried'),
