@@ -7,6 +7,8 @@ import type { ActorAccess, ApiDependencies, ClusterStatusReport } from '../gatew
 import { gdprResource } from '../gateway/gdpr/routes.ts';
 import { liveResource } from '../gateway/live/stream.ts';
 import type { AlertingAccess } from '../gateway/routes/alerting-access.ts';
+import type { ActorSystem } from '../runtime/index.ts';
+import { readClusterStatus } from './cluster-status.ts';
 import type { GitoConfig } from './config.ts';
 import type { Ingestion } from './ingestion.ts';
 import type { NodeServices } from './node-services.ts';
@@ -68,4 +70,37 @@ export function alertingAccess(services: NodeServices, databaseUrl: string): Ale
     refreshRules: () => alerting.catalog.refresh(),
     announce: (change) => alerting.announce(change),
   };
+}
+
+/** The cluster status the operators' route reports, read from Redis (nodes and gateways). */
+export function clusterStatusFromRedis(redisUrl: string, clusterName: string) {
+  return async (): Promise<ClusterStatusReport> => {
+    const status = await readClusterStatus(redisUrl, clusterName);
+    return {
+      epoch: status.topology.epoch,
+      nodes: status.nodes.map((n) => ({
+        id: n.id,
+        address: n.address,
+        actors: n.stats?.actors ?? null,
+        settled: n.stats?.settled ?? null,
+        byKind: n.stats?.byKind ?? {},
+      })),
+    };
+  };
+}
+
+/** The same for a process that is the whole cluster (the embedded default). */
+export function singleNodeStatus(nodeId: string, system: ActorSystem) {
+  return async (): Promise<ClusterStatusReport> => ({
+    epoch: 0,
+    nodes: [
+      {
+        id: nodeId,
+        address: null,
+        actors: system.activeCount,
+        settled: true,
+        byKind: Object.fromEntries([...system.kindStats()].map((k) => [k.kind, k.active])),
+      },
+    ],
+  });
 }

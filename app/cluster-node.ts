@@ -5,9 +5,9 @@ import { createPool, prepareDatabase } from '../db/index.ts';
 import { InProcessLiveEvents } from '../gateway/live/events.ts';
 import { buildGateway, type Gateway } from '../gateway/server.ts';
 import type { ActorSystem } from '../runtime/index.ts';
-import { alertingAccess, apiDependencies } from './api-wiring.ts';
+import { alertingAccess, apiDependencies, clusterStatusFromRedis } from './api-wiring.ts';
 import { createClusterMember } from './cluster-member.ts';
-import { type NodeStats, nodeStatsKey, readClusterStatus } from './cluster-status.ts';
+import { type NodeStats, nodeStatsKey } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
 import { type Ingestion, startDeviceWaker, startIngestion } from './ingestion.ts';
 import { RedisLiveEvents } from './live-bridge.ts';
@@ -94,19 +94,7 @@ export async function startClusterNode(
       services: { ...services, alerting: alertingAccess(services, databaseUrl) },
       registry,
       ingestion: () => ingestion,
-      clusterStatus: async () => {
-        const status = await readClusterStatus(redisUrl, cluster.name);
-        return {
-          epoch: status.topology.epoch,
-          nodes: status.nodes.map((n) => ({
-            id: n.id,
-            address: n.address,
-            actors: n.stats?.actors ?? null,
-            settled: n.stats?.settled ?? null,
-            byKind: n.stats?.byKind ?? {},
-          })),
-        };
-      },
+      clusterStatus: clusterStatusFromRedis(redisUrl, cluster.name),
     }),
     ...(extensions.publicPrefixes === undefined
       ? {}

@@ -14,7 +14,7 @@ import {
 import { bootstrapKey } from '../gateway/bootstrap.ts';
 import { buildGateway } from '../gateway/server.ts';
 import { ActorSystem } from '../runtime/index.ts';
-import { alertingAccess, apiDependencies } from './api-wiring.ts';
+import { alertingAccess, apiDependencies, singleNodeStatus } from './api-wiring.ts';
 import type { GitoConfig } from './config.ts';
 import { startEmbeddedBroker } from './embedded-broker.ts';
 import { startDeviceWaker, startIngestion } from './ingestion.ts';
@@ -148,18 +148,7 @@ export async function startEmbedded(config: GitoConfig): Promise<RunningNode> {
         services: { ...services, alerting: alertingAccess(services, databaseUrl) },
         registry,
         ingestion: () => ingestion,
-        clusterStatus: async () => ({
-          epoch: 0,
-          nodes: [
-            {
-              id: config.nodeId,
-              address: null,
-              actors: system.activeCount,
-              settled: true,
-              byKind: Object.fromEntries([...system.kindStats()].map((k) => [k.kind, k.active])),
-            },
-          ],
-        }),
+        clusterStatus: singleNodeStatus(config.nodeId, system),
       }),
     });
     const url = await gateway.listen({ host: config.httpHost, port: config.httpPort });

@@ -5,9 +5,8 @@ import { withPlaintextFallback } from '../db/notify/secrets.ts';
 import { secretBoxFromEnv } from '../db/secrets/secret-box.ts';
 import { InProcessLiveEvents } from '../gateway/live/events.ts';
 import { buildGateway } from '../gateway/server.ts';
-import { apiDependencies } from './api-wiring.ts';
+import { apiDependencies, clusterStatusFromRedis } from './api-wiring.ts';
 import { createClusterMember } from './cluster-member.ts';
-import { readClusterStatus } from './cluster-status.ts';
 import { type GitoConfig, requireClusterServices } from './config.ts';
 import { type Ingestion, startIngestion } from './ingestion.ts';
 import { RedisLiveEvents } from './live-bridge.ts';
@@ -78,19 +77,7 @@ export async function startGateway(config: GitoConfig): Promise<RunningGateway> 
       },
       registry,
       ingestion: () => ingestion,
-      clusterStatus: async () => {
-        const status = await readClusterStatus(redisUrl, config.cluster.name);
-        return {
-          epoch: status.topology.epoch,
-          nodes: status.nodes.map((n) => ({
-            id: n.id,
-            address: n.address,
-            actors: n.stats?.actors ?? null,
-            settled: n.stats?.settled ?? null,
-            byKind: n.stats?.byKind ?? {},
-          })),
-        };
-      },
+      clusterStatus: clusterStatusFromRedis(redisUrl, config.cluster.name),
     }),
   });
   await node.start();

@@ -22,7 +22,7 @@ import { BadInputCounter, registerIngestMetrics } from '../../actors/ingest/bad-
 import { IngestPipeline } from '../../actors/ingest/pipeline.ts';
 import { KeyedRateLimiter } from '../../actors/ingest/rate-limit.ts';
 import { DEFAULT_LIMITS } from '../../actors/ingest/types.ts';
-import { alertingAccess, apiDependencies } from '../../app/api-wiring.ts';
+import { alertingAccess, apiDependencies, singleNodeStatus } from '../../app/api-wiring.ts';
 import { loadConfig } from '../../app/config.ts';
 import type { Ingestion } from '../../app/ingestion.ts';
 import { startNodeServices } from '../../app/node-services.ts';
@@ -132,18 +132,7 @@ const gateway = await buildGateway({
     services: { ...services, alerting: alertingAccess(services, databaseUrl) },
     registry,
     ingestion: () => ingestion,
-    clusterStatus: async () => ({
-      epoch: 0,
-      nodes: [
-        {
-          id: config.nodeId,
-          address: null,
-          actors: system.activeCount,
-          settled: true,
-          byKind: Object.fromEntries([...system.kindStats()].map((k) => [k.kind, k.active])),
-        },
-      ],
-    }),
+    clusterStatus: singleNodeStatus(config.nodeId, system),
   }),
 });
 const url = await gateway.listen({ host: config.httpHost, port: config.httpPort });
