@@ -3,10 +3,11 @@ import type { MaintenanceWindow } from '../../actors/rules/model.ts';
 import { validateMaintenanceWindow } from '../../actors/rules/time/maintenance.ts';
 import { DefinitionRepo, type StoredDefinition } from '../../db/alerts/rule-repo.ts';
 import { authOf } from '../auth/hooks.ts';
-import { afterId, idPage, Page, PageQuery, pageSize } from '../http/pagination.ts';
+import { Page, PageQuery } from '../http/pagination.ts';
 import { notFound, ProblemError } from '../http/problem.ts';
 import { Id, IdParams, NoContent, responses, Timestamp } from '../http/schemas.ts';
 import type { ApiResource } from './context.ts';
+import { definitionPage, liveDefinition } from './definitions.ts';
 
 type WindowDefinition = Omit<MaintenanceWindow, 'id' | 'tenantId'>;
 
@@ -95,13 +96,7 @@ export const maintenanceResource: ApiResource = {
         },
       },
       async (request) => {
-        const limit = pageSize(request.query);
-        const after = afterId(request.query);
-        const rows = await repo.list(authOf(request).tenantId, {
-          ...(after === undefined ? {} : { afterId: after }),
-          limit: limit + 1,
-        });
-        return idPage({ items: rows.slice(0, limit).map(show), more: rows.length > limit });
+        return definitionPage(repo, authOf(request).tenantId, request.query, show);
       },
     );
 
@@ -116,9 +111,12 @@ export const maintenanceResource: ApiResource = {
         },
       },
       async (request) => {
-        const row = await repo.get(authOf(request).tenantId, request.params.id);
-        if (row === undefined || row.deletedAt !== null)
-          throw notFound('maintenance window', request.params.id);
+        const row = await liveDefinition(
+          repo,
+          authOf(request).tenantId,
+          request.params.id,
+          'maintenance window',
+        );
         return show(row);
       },
     );
@@ -155,9 +153,12 @@ export const maintenanceResource: ApiResource = {
       },
       async (request) => {
         const tenantId = authOf(request).tenantId;
-        const before = await repo.get(tenantId, request.params.id);
-        if (before === undefined || before.deletedAt !== null)
-          throw notFound('maintenance window', request.params.id);
+        const before = await liveDefinition(
+          repo,
+          tenantId,
+          request.params.id,
+          'maintenance window',
+        );
         const after = await repo.update(tenantId, request.params.id, checked(request.body));
         if (after === undefined) throw notFound('maintenance window', request.params.id);
         await refresh();

@@ -5,11 +5,12 @@ import { validateRule } from '../../actors/rules/format/index.ts';
 import type { Rule, RuleDefinition } from '../../actors/rules/model.ts';
 import { DefinitionRepo, type StoredDefinition } from '../../db/alerts/rule-repo.ts';
 import { authOf } from '../auth/hooks.ts';
-import { afterId, idPage, Page, PageQuery, pageSize } from '../http/pagination.ts';
+import { Page, PageQuery } from '../http/pagination.ts';
 import { conflict, invalid, notFound, ProblemError } from '../http/problem.ts';
 import { Id, IdParams, NoContent, responses, Timestamp } from '../http/schemas.ts';
 import type { AlertingAccess } from './alerting-access.ts';
 import type { ApiContext, ApiResource } from './context.ts';
+import { definitionPage, liveDefinition } from './definitions.ts';
 
 /** A rule as the API shows it: the definition the user wrote, plus identity and version. */
 const RuleSchema = Type.Object({
@@ -161,13 +162,7 @@ export const rulesResource: ApiResource = {
         },
       },
       async (request) => {
-        const limit = pageSize(request.query);
-        const after = afterId(request.query);
-        const rows = await repo.list(authOf(request).tenantId, {
-          ...(after === undefined ? {} : { afterId: after }),
-          limit: limit + 1,
-        });
-        return idPage({ items: rows.slice(0, limit).map(show), more: rows.length > limit });
+        return definitionPage(repo, authOf(request).tenantId, request.query, show);
       },
     );
 
@@ -182,8 +177,7 @@ export const rulesResource: ApiResource = {
         },
       },
       async (request) => {
-        const row = await repo.get(authOf(request).tenantId, request.params.id);
-        if (row === undefined || row.deletedAt !== null) throw notFound('rule', request.params.id);
+        const row = await liveDefinition(repo, authOf(request).tenantId, request.params.id, 'rule');
         return show(row);
       },
     );
@@ -242,9 +236,7 @@ export const rulesResource: ApiResource = {
       },
       async (request) => {
         const tenantId = authOf(request).tenantId;
-        const before = await repo.get(tenantId, request.params.id);
-        if (before === undefined || before.deletedAt !== null)
-          throw notFound('rule', request.params.id);
+        const before = await liveDefinition(repo, tenantId, request.params.id, 'rule');
         const definition = checked(request.body);
         const after = await repo
           .update(tenantId, request.params.id, definition)
@@ -277,9 +269,7 @@ export const rulesResource: ApiResource = {
       },
       async (request) => {
         const tenantId = authOf(request).tenantId;
-        const before = await repo.get(tenantId, request.params.id);
-        if (before === undefined || before.deletedAt !== null)
-          throw notFound('rule', request.params.id);
+        const before = await liveDefinition(repo, tenantId, request.params.id, 'rule');
         const after = await repo.update(tenantId, request.params.id, {
           ...before.definition,
           enabled: request.body.enabled,
@@ -330,8 +320,7 @@ export const rulesResource: ApiResource = {
       },
       async (request, reply) => {
         const tenantId = authOf(request).tenantId;
-        const row = await repo.get(tenantId, request.params.id);
-        if (row === undefined || row.deletedAt !== null) throw notFound('rule', request.params.id);
+        const row = await liveDefinition(repo, tenantId, request.params.id, 'rule');
         const rule: Rule = { ...row.definition, id: row.id, tenantId, version: row.version };
         return backtest(request, reply, rule, range(request.body));
       },
