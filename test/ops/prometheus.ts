@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,27 @@ import { join } from 'node:path';
 /** Where the Debian package `prometheus` installs its binaries. */
 export const PROMETHEUS_BIN = process.env.GITO_TEST_PROMETHEUS ?? '/usr/bin/prometheus';
 export const PROMTOOL_BIN = process.env.GITO_TEST_PROMTOOL ?? '/usr/bin/promtool';
+
+/**
+ * The test setup installs Prometheus (Debian package, with promtool) when it is absent, as
+ * .ci/run does; a machine where that is impossible gets an error that says what to install.
+ */
+function ensurePrometheus(): void {
+  if (existsSync(PROMETHEUS_BIN) && existsSync(PROMTOOL_BIN)) return;
+  try {
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus'], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 300_000,
+    });
+  } catch (err) {
+    throw new Error(
+      `Prometheus is needed by the dashboard tests and could not be installed (${String(err)}): ` +
+        'install the Debian package prometheus, or set GITO_TEST_PROMETHEUS and GITO_TEST_PROMTOOL',
+    );
+  }
+}
+ensurePrometheus();
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();
